@@ -1,0 +1,79 @@
+import type { LoggerService } from '@nestjs/common';
+import type { FeathersAppLike } from './core/feathers.types.js';
+import type { SyncEnvelope } from './core/envelope.js';
+import type { SyncTransport, SyncTransportClass } from './transports/sync-transport.js';
+
+/** Options of `FeathersSyncModule.forRoot()` / `forRootAsync()`. */
+export interface FeathersSyncOptions {
+  /**
+   * Broker address; the scheme picks the transport: `redis://`, `rediss://`, `amqp://`, `amqps://`,
+   * `nats://`, `memory://`. Credentials in it are used, never logged.
+   */
+  uri?: string;
+  /** Redis channel, AMQP exchange and NATS subject. Default `feathers-sync`. */
+  key?: string;
+  /**
+   * The Feathers application. When absent: a provider under `FEATHERS_APP` anywhere in the Nest
+   * app, else the Nest HTTP adapter's instance when that is a Feathers app.
+   */
+  app?: FeathersAppLike;
+  /** Turns an envelope into bytes. Default `JSON.stringify`. */
+  serialize?: (envelope: SyncEnvelope) => string | Uint8Array;
+  /** Turns bytes from the broker back into an envelope. Default `JSON.parse`. */
+  deserialize?: (payload: string | Uint8Array) => unknown;
+  /** A custom transport: a class implementing `SyncTransport`, or an instance of one. */
+  transport?: SyncTransport | SyncTransportClass;
+  /** `ready` rejects after this many ms without a live subscription (the transport keeps trying). Default 30000. */
+  connectTimeout?: number;
+  /** Make boot itself wait for the broker, and fail after `connectTimeout`. Default false. */
+  waitForBroker?: boolean;
+  /** How long `app.close()` may spend flushing pending events. Default 5000 ms. */
+  closeTimeout?: number;
+  /** Larger messages are dropped (inbound) or not sent (outbound), and counted. Default 4 MiB. */
+  maxMessageSize?: number;
+  /** Events kept while the broker is unreachable, sent once it is back; the oldest go first. Default 10000. */
+  maxPending?: number;
+  /** Keys of `context.params` never put on the bus. Default `['authentication', 'headers', 'connection']`. */
+  redactParams?: readonly string[];
+  /** Where the module logs; `false` silences it. Default `new Logger('FeathersSyncModule')`. */
+  logger?: LoggerService | false;
+  /** Identifies this instance in envelopes. Default: random per start. */
+  instanceId?: string;
+  /** Redis settings (`redis://`, `rediss://`). */
+  redis?: RedisTransportOptions;
+  /** AMQP settings (`amqp://`, `amqps://`). */
+  amqp?: AmqpTransportOptions;
+  /** NATS settings (`nats://`). */
+  nats?: NatsTransportOptions;
+}
+
+/** An ioredis `Redis` or `Cluster` (typed structurally: ioredis is an optional peer). */
+export interface RedisClientLike {
+  duplicate(...args: never[]): unknown;
+  publish(channel: string, message: string | Buffer): Promise<unknown>;
+  status: string;
+}
+
+export interface RedisTransportOptions {
+  /**
+   * An existing ioredis client (or Cluster) used to publish. The module subscribes on a
+   * `duplicate()` of it and closes only what it created.
+   */
+  client?: RedisClientLike;
+  /** ioredis options for the connections the module creates (merged over the uri). */
+  options?: Record<string, unknown>;
+}
+
+export interface AmqpTransportOptions {
+  /** amqplib socket options (TLS certificates, timeouts…), passed to `connect()`. */
+  socketOptions?: Record<string, unknown>;
+  /** Delay before the first reconnection attempt, doubled up to `maxReconnectDelay`. Default 500 ms. */
+  reconnectDelay?: number;
+  /** Upper bound of the reconnection delay. Default 5000 ms. */
+  maxReconnectDelay?: number;
+}
+
+export interface NatsTransportOptions {
+  /** nats.js ConnectionOptions (user, pass, token, tls, …) merged over the uri. */
+  connectionOptions?: Record<string, unknown>;
+}

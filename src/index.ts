@@ -1,0 +1,35 @@
+export { FeathersSyncModule } from './feathers-sync.module.js';
+export {
+  type FeathersSyncModuleExtras,
+  type FeathersSyncOptionsFactory,
+  FEATHERS_SYNC_OPTIONS,
+} from './feathers-sync.module-definition.js';
+export { SyncService, type SyncStatus, type FeathersSyncCompat } from './sync.service.js';
+export { SYNC, FEATHERS_APP, SYNC_TRANSPORT } from './feathers-sync.constants.js';
+export type {
+  FeathersSyncOptions,
+  RedisTransportOptions,
+  RedisClientLike,
+  AmqpTransportOptions,
+  NatsTransportOptions,
+} from './feathers-sync.options.js';
+export type {
+  SyncTransport,
+  SyncTransportClass,
+  SyncTransportContext,
+  SyncTransportHandlers,
+  SyncLogger,
+  TransportStatus,
+} from './transports/sync-transport.js';
+export type { SyncEnvelope, SyncOrigin, SyncMarker, DropReason } from './core/envelope.js';
+export type { SyncStats } from './core/sync-engine.js';
+export type { FeathersAppLike, FeathersServiceLike } from './core/feathers.types.js';
+export { isSyncedEvent } from './core/is-synced.js';
+export {
+  FeathersSyncConfigError,
+  FeathersSyncMissingPackageError,
+  FeathersSyncConnectTimeoutError,
+  FeathersSyncClosedError,
+} from './errors/sync.errors.js';
+export { MemoryTransport } from './transports/memory/memory.transport.js';
+export { RedisTransport } from './transports/redis/redis.transport.js';

@@ -1,0 +1,207 @@
+import {
+  Inject,
+  Injectable,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+  Optional,
+} from '@nestjs/common';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { type FeathersAppLike, isFeathersApp } from './core/feathers.types.js';
+import { redactUri } from './core/redact.js';
+import { errorText, SyncEngine, type SyncStats } from './core/sync-engine.js';
+import {
+  FeathersSyncClosedError,
+  FeathersSyncConfigError,
+  FeathersSyncConnectTimeoutError,
+} from './errors/sync.errors.js';
+import { messages } from './errors/sync.messages.js';
+import { FEATHERS_APP, SYNC_RESOLVED_OPTIONS, SYNC_TRANSPORT } from './feathers-sync.constants.js';
+import type { ResolvedSyncOptions } from './feathers-sync.providers.js';
+import type { SyncTransport, TransportStatus } from './transports/sync-transport.js';
+
+/** `SyncService.status`: `ready` while the subscription is live. */
+export type SyncStatus = TransportStatus;
+
+/** What `app.sync` holds, as feathers-sync sets it, for code and adapters written for feathers-sync. */
+export interface FeathersSyncCompat {
+  type: string;
+  ready: Promise<void>;
+  serialize: (envelope: never) => string | Uint8Array;
+  deserialize: (payload: string | Uint8Array) => unknown;
+}
+
+/**
+ * Attaches the sync core to the Feathers app, reports readiness and status, and closes the
+ * transport on shutdown. Global module: it initialises before feature modules and shuts down
+ * after them, so requests still in flight during shutdown get their events out.
+ */
+@Injectable()
+export class SyncService implements OnModuleInit, OnApplicationShutdown {
+  private readonly engine: SyncEngine;
+  private currentStatus: SyncStatus = 'connecting';
+  private readyPromise: Promise<void>;
+  private resolveReady!: () => void;
+  private rejectReady!: (error: Error) => void;
+  private readySettled: 'pending' | 'resolved' | 'rejected' = 'pending';
+  private everReady = false;
+  private connectTimer?: NodeJS.Timeout;
+  private feathersApp?: FeathersAppLike;
+
+  constructor(
+    @Inject(SYNC_RESOLVED_OPTIONS) private readonly options: ResolvedSyncOptions,
+    @Inject(SYNC_TRANSPORT) private readonly transport: SyncTransport,
+    private readonly moduleRef: ModuleRef,
+    @Optional() private readonly httpAdapterHost?: HttpAdapterHost,
+  ) {
+    this.readyPromise = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // Nobody may be awaiting `ready`: a rejection must not become an unhandled one.
+    this.readyPromise.catch(() => undefined);
+    this.engine = new SyncEngine(transport, {
+      ...options.engine,
+      onStatus: (status, error) => this.onStatus(status, error),
+    });
+  }
+
+  /** The transport in use: `redis`, `amqp`, `nats`, `memory`, or a custom transport's type. */
+  get type(): string {
+    return this.transport.type;
+  }
+
+  /**
+   * Resolves once the broker subscription is live; rejects after `connectTimeout` (the transport
+   * keeps trying, and a later success makes `ready` a resolved promise again).
+   */
+  get ready(): Promise<void> {
+    if (this.readySettled === 'rejected' && this.everReady) return Promise.resolve();
+    return this.readyPromise;
+  }
+
+  /** `connecting` → `ready` ⇄ `reconnecting` → `closed`. */
+  get status(): SyncStatus {
+    return this.currentStatus;
+  }
+
+  /** This instance's id in envelopes (`context.sync.origin` on other instances). */
+  get instanceId(): string {
+    return this.options.engine.instanceId;
+  }
+
+  /** The Feathers application the module syncs (available after module init). */
+  get app(): FeathersAppLike | undefined {
+    return this.feathersApp;
+  }
+
+  /** Counters since boot: published, received, emitted, echoes, duplicates, missed, dropped by reason… */
+  stats(): SyncStats & { status: SyncStatus; type: string; instanceId: string } {
+    return {
+      ...this.engine.stats(),
+      status: this.currentStatus,
+      type: this.type,
+      instanceId: this.instanceId,
+    };
+  }
+
+  async onModuleInit(): Promise<void> {
+    const app = this.findFeathersApp();
+    this.feathersApp = app;
+    this.engine.attach(app);
+    const compat: FeathersSyncCompat = {
+      type: this.type,
+      ready: this.readyPromise,
+      serialize: this.options.engine.serialize,
+      deserialize: this.options.engine.deserialize,
+    };
+    app.sync = compat;
+
+    this.connectTimer = setTimeout(() => this.timeOut(), this.options.connectTimeout);
+    this.connectTimer.unref();
+    // Boot does not wait for the broker unless asked to.
+    const started = this.engine.start().catch((error: unknown) => {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.options.logger.error(
+        `The ${this.type} transport could not start: ${errorText(failure)}`,
+      );
+      this.settle('rejected', failure);
+      throw failure;
+    });
+    if (this.options.waitForBroker) {
+      await started;
+      await this.readyPromise;
+    } else {
+      started.catch(() => undefined);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearTimeout(this.connectTimer);
+    await this.engine.close(this.options.closeTimeout);
+    this.settle('rejected', new FeathersSyncClosedError(messages.closed()));
+  }
+
+  private findFeathersApp(): FeathersAppLike {
+    const fromOptions = this.options.raw.app;
+    if (fromOptions !== undefined) {
+      if (!isFeathersApp(fromOptions)) {
+        throw new FeathersSyncConfigError(messages.notAFeathersApp('the `app` option'));
+      }
+      return fromOptions;
+    }
+    let provided: unknown;
+    try {
+      provided = this.moduleRef.get(FEATHERS_APP, { strict: false });
+    } catch {
+      provided = undefined;
+    }
+    if (provided !== undefined && provided !== null) {
+      if (!isFeathersApp(provided)) {
+        throw new FeathersSyncConfigError(messages.notAFeathersApp('the FEATHERS_APP provider'));
+      }
+      return provided;
+    }
+    const instance: unknown = this.httpAdapterHost?.httpAdapter?.getInstance?.();
+    if (isFeathersApp(instance)) return instance;
+    throw new FeathersSyncConfigError(messages.noFeathersApp());
+  }
+
+  private onStatus(status: TransportStatus, error?: Error): void {
+    const previous = this.currentStatus;
+    this.currentStatus = status;
+    const where = `${this.type} (${redactUri(this.options.raw.uri)}, key "${this.options.key}")`;
+    if (status === 'ready' && previous !== 'ready') {
+      this.options.logger.log(
+        this.everReady ? `Resubscribed on ${where}; events flow again.` : `Subscribed on ${where}.`,
+      );
+      this.everReady = true;
+      clearTimeout(this.connectTimer);
+      this.settle('resolved');
+    } else if (status === 'reconnecting' && previous === 'ready') {
+      this.options.logger.warn(
+        `Lost the connection to ${where}${error ? `: ${error.message}` : ''}. Reconnecting; ` +
+          'local events go on and are sent once the broker is back.',
+      );
+    }
+  }
+
+  private timeOut(): void {
+    if (this.readySettled !== 'pending') return;
+    const error = new FeathersSyncConnectTimeoutError(
+      messages.connectTimeout(
+        this.type,
+        redactUri(this.options.raw.uri),
+        this.options.connectTimeout,
+      ),
+    );
+    this.options.logger.error(error.message);
+    this.settle('rejected', error);
+  }
+
+  private settle(outcome: 'resolved' | 'rejected', error?: Error): void {
+    if (this.readySettled !== 'pending') return;
+    this.readySettled = outcome;
+    if (outcome === 'resolved') this.resolveReady();
+    else this.rejectReady(error ?? new Error('not ready'));
+  }
+}

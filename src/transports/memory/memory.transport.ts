@@ -1,0 +1,52 @@
+import type {
+  SyncTransport,
+  SyncTransportContext,
+  SyncTransportHandlers,
+} from '../sync-transport.js';
+
+type Subscriber = (payload: Uint8Array | string) => void;
+
+/**
+ * One bus per key, shared by every app in this process. Module-level on purpose: it stands in for
+ * a broker that every instance in the process reaches.
+ */
+const buses = new Map<string, Set<Subscriber>>();
+
+/**
+ * `memory://`: an in-process bus for tests and single-instance apps. Delivery is asynchronous
+ * (next macrotask-free microtask) and in publish order, like a broker, so a listener never runs
+ * inside the emitter's call.
+ */
+export class MemoryTransport implements SyncTransport {
+  readonly type = 'memory';
+  private readonly key: string;
+  private subscriber?: Subscriber;
+
+  constructor(context: SyncTransportContext) {
+    this.key = context.key;
+  }
+
+  open(handlers: SyncTransportHandlers): void {
+    handlers.status('connecting');
+    this.subscriber = (payload) => handlers.message(payload);
+    let bus = buses.get(this.key);
+    if (!bus) buses.set(this.key, (bus = new Set()));
+    bus.add(this.subscriber);
+    queueMicrotask(() => handlers.status('ready'));
+  }
+
+  publish(payload: Uint8Array | string): void {
+    const bus = buses.get(this.key);
+    if (!bus) return;
+    for (const subscriber of bus) queueMicrotask(() => subscriber(payload));
+  }
+
+  close(): Promise<void> {
+    const bus = buses.get(this.key);
+    if (bus && this.subscriber) {
+      bus.delete(this.subscriber);
+      if (bus.size === 0) buses.delete(this.key);
+    }
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,232 @@
+import { serialize as v8Serialize, deserialize as v8Deserialize } from 'node:v8';
+import { SYNC, isSyncedEvent } from '../../src';
+import { BROKERS, describeWithBroker, uniqueKey, type BrokerName } from '../support/brokers';
+import {
+  createFeathersApp,
+  recordEvents,
+  sleep,
+  TodoService,
+  waitFor,
+} from '../support/feathers-app';
+import { closeAll, startInstance, startInstances, type Instance } from '../support/instances';
+import { publishRaw } from '../support/raw-broker';
+
+/** The behaviour every transport must show, run once per broker against the real brokers. */
+const TRANSPORTS: BrokerName[] = ['memory', 'redis'];
+
+/** Time allowed for a message that must NOT arrive to show up anyway before we conclude. */
+const QUIET_MS = 300;
+
+for (const broker of TRANSPORTS) {
+  describeWithBroker(broker, `sync behaviour over ${broker}`, () => {
+    const uri = BROKERS[broker];
+    let instances: Instance[] = [];
+    afterEach(() => closeAll(instances));
+
+    it('reports its type and becomes ready', async () => {
+      instances = await startInstances(1, { uri, key: uniqueKey() });
+      expect(instances[0].sync.type).toBe(broker);
+      expect(instances[0].sync.status).toBe('ready');
+    });
+
+    it('delivers every standard event and a custom event exactly once on every instance, with the origin context', async () => {
+      instances = await startInstances(3, { uri, key: uniqueKey() });
+      const events = ['created', 'updated', 'patched', 'removed', 'custom'];
+      const logs = instances.map((i) => recordEvents(i.app, 'todos', events));
+      const todos = instances[0].app.service('todos');
+      const params = { provider: 'rest', user: { id: 7, name: 'ada' }, query: { $limit: 1 } };
+
+      const created = await todos.create({ text: 'a' }, params);
+      await todos.update(created.id, { text: 'b' }, params);
+      await todos.patch(created.id, { text: 'c' }, params);
+      await todos.remove(created.id, params);
+      todos.emit('custom', { hello: 'world' });
+
+      await waitFor(() => logs.every((log) => log.length >= 5), 'five events on every instance');
+      await sleep(QUIET_MS);
+      for (const [index, log] of logs.entries()) {
+        expect(log.map((r) => r.event)).toEqual(events);
+        const [c, u, p, r, custom] = log;
+        expect(c.data).toEqual({ id: created.id, text: 'a' });
+        expect(u.data).toEqual({ id: created.id, text: 'b' });
+        expect(p.data).toEqual({ id: created.id, text: 'c' });
+        expect(r.data).toEqual({ id: created.id, text: 'c' });
+        expect(custom.data).toEqual({ hello: 'world' });
+        for (const [i, method] of ['create', 'update', 'patch', 'remove'].entries()) {
+          const ctx = log[i].context;
+          expect(ctx.path).toBe('todos');
+          expect(ctx.method).toBe(method);
+          expect(ctx.result).toEqual(log[i].data);
+          expect(ctx.params).toEqual(params);
+          if (method !== 'create') expect(ctx.id).toBe(created.id);
+          // The origin hears its own events at once, as local events; others as synced events.
+          expect(isSyncedEvent(ctx)).toBe(index !== 0);
+          if (index !== 0) {
+            expect(ctx.app).toBe(instances[index].app);
+            expect(ctx.service).toBe(instances[index].app.service('todos'));
+            expect(ctx.sync.origin).toBe(instances[0].sync.instanceId);
+          }
+        }
+      }
+      const origin = instances[0].sync.stats();
+      expect(origin.published).toBe(5);
+      expect(origin.echoes).toBe(5);
+      expect(origin.emitted).toBe(0);
+      for (const other of instances.slice(1)) {
+        const stats = other.sync.stats();
+        expect(stats.emitted).toBe(5);
+        expect(stats.duplicates).toBe(0);
+        expect(stats.missed).toBe(0);
+      }
+    });
+
+    it('keeps events local when a hook sets context[SYNC] = false', async () => {
+      instances = await startInstances(2, { uri, key: uniqueKey() });
+      instances[0].app.service('todos').hooks({
+        before: {
+          create: [
+            (context: any) => {
+              if (context.data.local) context[SYNC] = false;
+            },
+          ],
+        },
+      });
+      const logs = instances.map((i) => recordEvents(i.app, 'todos', ['created']));
+      await instances[0].app.service('todos').create({ text: 'only here', local: true });
+      await instances[0].app.service('todos').create({ text: 'everywhere' });
+      await waitFor(() => logs[1].length >= 1, 'the synced event');
+      await sleep(QUIET_MS);
+      expect(logs[0].map((r) => r.data.text)).toEqual(['only here', 'everywhere']);
+      expect(logs[1].map((r) => r.data.text)).toEqual(['everywhere']);
+    });
+
+    it('keeps undeclared events local', async () => {
+      instances = await startInstances(2, { uri, key: uniqueKey() });
+      const logs = instances.map((i) => recordEvents(i.app, 'todos', ['undeclared', 'custom']));
+      instances[0].app.service('todos').emit('undeclared', { n: 1 });
+      instances[0].app.service('todos').emit('custom', { n: 2 });
+      await waitFor(() => logs[1].length >= 1, 'the declared event');
+      await sleep(QUIET_MS);
+      expect(logs[0].map((r) => r.event)).toEqual(['undeclared', 'custom']);
+      expect(logs[1].map((r) => r.event)).toEqual(['custom']);
+    });
+
+    it('syncs events listed in serviceEvents, which feathers-sync ignores', async () => {
+      const key = uniqueKey();
+      const register = (app: ReturnType<typeof createFeathersApp>) =>
+        app.use('boards', new TodoService(), { serviceEvents: ['created', 'archived'] });
+      const apps = [createFeathersApp(), createFeathersApp()];
+      apps.forEach(register);
+      instances = [
+        await startInstance({ uri, key }, apps[0]),
+        await startInstance({ uri, key }, apps[1]),
+      ];
+      await Promise.all(instances.map((i) => i.sync.ready));
+      const log = recordEvents(apps[1], 'boards', ['archived']);
+      apps[0].service('boards').emit('archived', { id: 1 });
+      await waitFor(() => log.length === 1, 'the serviceEvents event');
+    });
+
+    it('syncs services registered after the module attached', async () => {
+      instances = await startInstances(2, { uri, key: uniqueKey() });
+      for (const instance of instances) instance.app.use('late', new TodoService());
+      const log = recordEvents(instances[1].app, 'late', ['created']);
+      await instances[0].app.service('late').create({ text: 'late' });
+      await waitFor(() => log.length === 1, 'the late service event');
+      expect(log[0].context.path).toBe('late');
+    });
+
+    it('does not mix apps that use different keys', async () => {
+      const a = await startInstances(2, { uri, key: uniqueKey('a') });
+      const b = await startInstances(1, { uri, key: uniqueKey('b') });
+      instances = [...a, ...b];
+      const logA = recordEvents(a[1].app, 'todos', ['created']);
+      const logB = recordEvents(b[0].app, 'todos', ['created']);
+      await a[0].app.service('todos').create({ text: 'for a' });
+      await waitFor(() => logA.length === 1, 'the event on the same key');
+      await sleep(QUIET_MS);
+      expect(logB).toEqual([]);
+      expect(b[0].sync.stats().received).toBe(0);
+    });
+
+    it('round-trips a Date through a custom binary serializer', async () => {
+      instances = await startInstances(2, {
+        uri,
+        key: uniqueKey(),
+        serialize: (envelope) => v8Serialize(envelope),
+        deserialize: (payload) => v8Deserialize(Buffer.from(payload as Uint8Array)),
+      });
+      const log = recordEvents(instances[1].app, 'todos', ['created']);
+      const when = new Date('2020-02-02T02:02:02.000Z');
+      await instances[0].app.service('todos').create({ text: 'dated', when });
+      await waitFor(() => log.length === 1, 'the binary event');
+      // v8.deserialize builds Dates of Node's realm, not jest's sandbox: compare by tag, not instanceof.
+      expect(Object.prototype.toString.call(log[0].data.when)).toBe('[object Date]');
+      expect(log[0].data.when.getTime()).toBe(when.getTime());
+      expect(Object.prototype.toString.call(log[0].context.result.when)).toBe('[object Date]');
+    });
+
+    it('drops and counts malformed messages, pollutes no prototype, and keeps delivering', async () => {
+      const key = uniqueKey();
+      instances = await startInstances(1, { uri, key });
+      const log = recordEvents(instances[0].app, 'todos', ['created', 'custom']);
+      const good = (text: string) =>
+        JSON.stringify({ event: 'created', path: 'todos', data: { id: 1, text } });
+      await publishRaw(broker, key, [
+        'not json {',
+        Buffer.from([0xff, 0xfe, 0x00, 0x01]),
+        JSON.stringify([1, 2, 3]),
+        JSON.stringify({ event: 42, path: 'todos' }),
+        JSON.stringify({ event: 'created', path: 'todos', context: 'nope' }),
+        JSON.stringify({ event: 'created', path: 'nowhere', data: {} }),
+        JSON.stringify({ event: 'unheard', path: 'todos', data: {} }),
+        '{"event":"created","path":"todos","data":{"__proto__":{"polluted":true}}}',
+        '{"event":"created","path":"todos","data":{},"context":{"params":{"constructor":{"prototype":{"polluted":true}}}}}',
+        good('after the bad ones'),
+      ]);
+      await waitFor(() => log.length === 1, 'the valid event after the bad ones');
+      await sleep(QUIET_MS);
+      expect(log.map((r) => r.data.text)).toEqual(['after the bad ones']);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect((Object.prototype as Record<string, unknown>).polluted).toBeUndefined();
+      const stats = instances[0].sync.stats();
+      expect(stats.received).toBe(10);
+      expect(stats.emitted).toBe(1);
+      expect(stats.dropped).toEqual(
+        expect.objectContaining({
+          decode: 2,
+          shape: 3,
+          unknownService: 1,
+          unknownEvent: 1,
+          forbiddenKey: 2,
+        }),
+      );
+    });
+
+    it('drops messages larger than maxMessageSize', async () => {
+      const key = uniqueKey();
+      instances = await startInstances(1, { uri, key, maxMessageSize: 1024 });
+      const log = recordEvents(instances[0].app, 'todos', ['created']);
+      await publishRaw(broker, key, [
+        JSON.stringify({ event: 'created', path: 'todos', data: { text: 'x'.repeat(2048) } }),
+        JSON.stringify({ event: 'created', path: 'todos', data: { text: 'small' } }),
+      ]);
+      await waitFor(() => log.length === 1, 'the small event');
+      expect(log[0].data.text).toBe('small');
+      expect(instances[0].sync.stats().dropped.tooLarge).toBe(1);
+    });
+
+    it('keeps one listener throwing from stopping the subscription', async () => {
+      instances = await startInstances(2, { uri, key: uniqueKey() });
+      let calls = 0;
+      instances[1].app.service('todos').on('created', () => {
+        calls++;
+        if (calls === 1) throw new Error('listener bug');
+      });
+      await instances[0].app.service('todos').create({ text: 'one' });
+      await instances[0].app.service('todos').create({ text: 'two' });
+      await waitFor(() => calls === 2, 'both events despite the throwing listener');
+      expect(instances[1].sync.stats().dropped.listenerError).toBe(1);
+    });
+  });
+}
