@@ -33,3 +33,5 @@ export {
 } from './errors/sync.errors.js';
 export { MemoryTransport } from './transports/memory/memory.transport.js';
 export { RedisTransport } from './transports/redis/redis.transport.js';
+export { AmqpTransport } from './transports/amqp/amqp.transport.js';
+export { NatsTransport } from './transports/nats/nats.transport.js';

@@ -3,7 +3,9 @@ import { messages } from '../errors/sync.messages.js';
 import { redactUri } from '../core/redact.js';
 import type { FeathersSyncOptions } from '../feathers-sync.options.js';
 import { loadPackage } from './load-package.js';
+import { AmqpTransport } from './amqp/amqp.transport.js';
 import { MemoryTransport } from './memory/memory.transport.js';
+import { NatsTransport } from './nats/nats.transport.js';
 import { RedisTransport } from './redis/redis.transport.js';
 import type { SyncTransport, SyncTransportClass, SyncTransportContext } from './sync-transport.js';
 
@@ -14,6 +16,8 @@ interface SchemeEntry {
 }
 
 const ioredis = { name: 'ioredis', load: () => import('ioredis') };
+const amqplib = { name: 'amqplib', load: () => import('amqplib') };
+const nats = { name: 'nats', load: () => import('nats') };
 
 /**
  * The one place that maps a uri scheme to a transport class. Broker clients are optional peers:
@@ -22,6 +26,9 @@ const ioredis = { name: 'ioredis', load: () => import('ioredis') };
 const SCHEMES: Record<string, SchemeEntry> = {
   redis: { transport: RedisTransport, peer: ioredis },
   rediss: { transport: RedisTransport, peer: ioredis },
+  amqp: { transport: AmqpTransport, peer: amqplib },
+  amqps: { transport: AmqpTransport, peer: amqplib },
+  nats: { transport: NatsTransport, peer: nats },
   memory: { transport: MemoryTransport },
 };
 

@@ -12,7 +12,7 @@ import { closeAll, startInstance, startInstances, type Instance } from '../suppo
 import { publishRaw } from '../support/raw-broker';
 
 /** The behaviour every transport must show, run once per broker against the real brokers. */
-const TRANSPORTS: BrokerName[] = ['memory', 'redis'];
+const TRANSPORTS: BrokerName[] = ['memory', 'redis', 'amqp', 'nats'];
 
 /** Time allowed for a message that must NOT arrive to show up anyway before we conclude. */
 const QUIET_MS = 300;

@@ -48,8 +48,10 @@ export class TodoService {
 
 export type TestApp = Application<Record<string, any>>;
 
-export function createFeathersApp(): TestApp {
+/** A Feathers app with a `todos` service; `beforeServices` runs first (feathers-sync needs that). */
+export function createFeathersApp(beforeServices?: (app: TestApp) => void): TestApp {
   const app = feathers<Record<string, any>>();
+  beforeServices?.(app);
   app.use('todos', new TodoService());
   return app;
 }
@@ -72,12 +74,12 @@ export function recordEvents(app: TestApp, path: string, events: string[]): Rece
 
 /** Waits until `check` holds, polling; fails with `what` after `timeoutMs`. */
 export async function waitFor(
-  check: () => boolean,
+  check: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 10_000,
 ): Promise<void> {
   const start = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - start > timeoutMs)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -26,7 +26,9 @@ export async function publishRaw(
       }
       return;
     }
-    default:
-      throw new Error(`publishRaw: no raw publisher for ${broker} yet`);
+    case 'amqp':
+      return (await import('./raw/amqp')).publishRawAmqp(key, payloads);
+    case 'nats':
+      return (await import('./raw/nats')).publishRawNats(key, payloads);
   }
 }

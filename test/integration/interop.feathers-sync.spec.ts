@@ -1,0 +1,107 @@
+import { SYNC as FEATHERS_SYNC_SYMBOL } from 'feathers-sync';
+import { isSyncedEvent } from '../../src';
+import { BROKERS, describeWithBroker, uniqueKey, type BrokerName } from '../support/brokers';
+import { recordEvents, sleep, waitFor, type TestApp } from '../support/feathers-app';
+import { closePeer, startFeathersSyncPeer } from '../support/feathers-sync-peer';
+import { closeAll, startInstance, type Instance } from '../support/instances';
+
+/**
+ * A fleet migrates one instance at a time: instances on the real feathers-sync 3.1.1 and instances
+ * on this module share a key and must hear each other, with contexts that Feathers' socket
+ * dispatch can use (`context.path` for the event name, `context.result` for the payload).
+ */
+const BROKERS_UNDER_TEST: Array<Exclude<BrokerName, 'memory'>> = ['redis', 'amqp', 'nats'];
+
+for (const broker of BROKERS_UNDER_TEST) {
+  describeWithBroker(broker, `interop with feathers-sync 3.1.1 over ${broker}`, () => {
+    let peer: TestApp | undefined;
+    let instances: Instance[] = [];
+    let key: string;
+
+    beforeEach(async () => {
+      key = uniqueKey('interop');
+      peer = await startFeathersSyncPeer(broker, key);
+      instances = [await startInstance({ uri: BROKERS[broker], key })];
+      await instances[0].sync.ready;
+    });
+
+    afterEach(async () => {
+      await closeAll(instances);
+      if (peer) await closePeer(peer);
+      peer = undefined;
+    });
+
+    it('delivers feathers-sync events to this module', async () => {
+      const ours = recordEvents(instances[0].app, 'todos', ['created', 'patched', 'custom']);
+      const theirs = recordEvents(peer!, 'todos', ['created', 'patched', 'custom']);
+      const params = { provider: 'rest', user: { id: 3 } };
+      const created = await peer!.service('todos').create({ text: 'from feathers-sync' }, params);
+      await peer!.service('todos').patch(created.id, { text: 'patched' }, params);
+      peer!.service('todos').emit('custom', { n: 1 });
+
+      await waitFor(() => ours.length >= 3, 'three events from feathers-sync', 15_000);
+      await sleep(300);
+      expect(ours.map((r) => r.event)).toEqual(['created', 'patched', 'custom']);
+      const [c, p] = ours;
+      expect(c.data).toEqual(created);
+      expect(c.context.path).toBe('todos');
+      expect(c.context.method).toBe('create');
+      expect(c.context.result).toEqual(created);
+      expect(c.context.params).toEqual(
+        expect.objectContaining({ provider: 'rest', user: { id: 3 } }),
+      );
+      expect(c.context.app).toBe(instances[0].app);
+      expect(isSyncedEvent(c.context)).toBe(true);
+      expect(p.context.id).toBe(created.id);
+      expect(p.data.text).toBe('patched');
+      // feathers-sync delivers its own events through the broker too: they arrive once there as well.
+      await waitFor(() => theirs.length >= 3, 'the peer hearing itself');
+      expect(instances[0].sync.stats().dropped).toEqual(
+        expect.objectContaining({ decode: 0, shape: 0, unknownEvent: 0, unknownService: 0 }),
+      );
+    });
+
+    it("delivers this module's events to feathers-sync with a dispatchable context", async () => {
+      const theirs = recordEvents(peer!, 'todos', ['created', 'removed', 'custom']);
+      const todos = instances[0].app.service('todos');
+      const created = await todos.create(
+        { text: 'from nest' },
+        { provider: 'socketio', user: { id: 9 } },
+      );
+      await todos.remove(created.id);
+      todos.emit('custom', { n: 2 });
+
+      await waitFor(() => theirs.length >= 3, 'three events on the feathers-sync peer', 15_000);
+      await sleep(300);
+      expect(theirs.map((r) => r.event)).toEqual(['created', 'removed', 'custom']);
+      const [c, r, custom] = theirs;
+      // What Feathers' socket dispatch reads: `${context.path} ${event}` and context.result.
+      expect(c.context.path).toBe('todos');
+      expect(c.context.result).toEqual(created);
+      expect(c.context.method).toBe('create');
+      expect(c.context.params.user).toEqual({ id: 9 });
+      expect(c.context.service).toBe(peer!.service('todos'));
+      expect(r.context.id).toBe(created.id);
+      expect(r.context.result).toEqual(created);
+      expect(custom.data).toEqual({ n: 2 });
+    });
+
+    it('honours the SYNC symbol of feathers-sync in hooks written for it', async () => {
+      const theirs = recordEvents(peer!, 'todos', ['created']);
+      instances[0].app.service('todos').hooks({
+        before: {
+          create: [
+            (context: any) => {
+              if (context.data.local) context[FEATHERS_SYNC_SYMBOL] = false;
+            },
+          ],
+        },
+      });
+      await instances[0].app.service('todos').create({ text: 'stays', local: true });
+      await instances[0].app.service('todos').create({ text: 'travels' });
+      await waitFor(() => theirs.length >= 1, 'the synced event');
+      await sleep(300);
+      expect(theirs.map((r) => r.data.text)).toEqual(['travels']);
+    });
+  });
+}
