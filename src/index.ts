@@ -35,3 +35,8 @@ export { MemoryTransport } from './transports/memory/memory.transport.js';
 export { RedisTransport } from './transports/redis/redis.transport.js';
 export { AmqpTransport } from './transports/amqp/amqp.transport.js';
 export { NatsTransport } from './transports/nats/nats.transport.js';
+export {
+  FeathersSyncAdapterTransport,
+  type FeathersSyncAdapter,
+  type FeathersSyncAdapterHost,
+} from './transports/adapter/feathers-sync-adapter.transport.js';

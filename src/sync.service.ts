@@ -128,8 +128,15 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
       throw failure;
     });
     if (this.options.waitForBroker) {
-      await started;
-      await this.readyPromise;
+      try {
+        await started;
+        await this.readyPromise;
+      } catch (error) {
+        // Nest runs no shutdown hook after a failed boot: close what was opened, or it retries forever.
+        clearTimeout(this.connectTimer);
+        await this.engine.close(this.options.closeTimeout);
+        throw error;
+      }
     } else {
       started.catch(() => undefined);
     }

@@ -12,7 +12,8 @@ export interface FeathersServiceLike {
   events?: readonly string[];
 }
 
-export type FeathersMixin = (service: FeathersServiceLike, path: string, options?: unknown) => void;
+/** Typed loosely (`never` params) so a real Feathers `Application` is assignable to it. */
+export type FeathersMixin = (...args: never[]) => unknown;
 
 export interface FeathersAppLike {
   services: Record<string, FeathersServiceLike>;

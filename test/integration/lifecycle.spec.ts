@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { FeathersSyncConnectTimeoutError, type FeathersSyncOptions } from '../../src';
+import { BROKERS, describeWithBroker, uniqueKey, type BrokerName } from '../support/brokers';
+import { recordEvents } from '../support/feathers-app';
+import { closeAll, startInstance, type Instance } from '../support/instances';
+
+/** A port nothing listens on: the broker is "down". */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function unreachableUri(broker: Exclude<BrokerName, 'memory'>, port: number): string {
+  return {
+    redis: `redis://user:s3cr3t-pw@127.0.0.1:${port}`,
+    amqp: `amqp://guest:s3cr3t-pw@127.0.0.1:${port}`,
+    nats: `nats://user:s3cr3t-pw@127.0.0.1:${port}`,
+  }[broker];
+}
+
+function captureLogger() {
+  const lines: string[] = [];
+  const push = (message: unknown) => lines.push(String(message));
+  return { lines, logger: { log: push, warn: push, error: push, debug: push, verbose: push } };
+}
+
+for (const broker of ['redis', 'amqp', 'nats'] as const) {
+  describe(`lifecycle over ${broker} when the broker is down`, () => {
+    let instances: Instance[] = [];
+    afterEach(() => closeAll(instances));
+
+    it('boots anyway, stays local, rejects `ready` after connectTimeout, and never logs the password', async () => {
+      const { lines, logger } = captureLogger();
+      const uri = unreachableUri(broker, await closedPort());
+      const instance = await startInstance({ uri, key: uniqueKey(), connectTimeout: 300, logger });
+      instances = [instance];
+      expect(instance.sync.status).toBe('connecting');
+      const failure = await instance.sync.ready.then(
+        () => new Error('ready resolved'),
+        (error: Error) => error,
+      );
+      expect(failure).toBeInstanceOf(FeathersSyncConnectTimeoutError);
+      expect(failure.message).toMatch(/within 300 ms/);
+      expect(failure.message).toMatch(/keeps trying/);
+      expect(failure.message).not.toContain('s3cr3t-pw');
+      // Local delivery does not depend on the broker.
+      const log = recordEvents(instance.app, 'todos', ['created']);
+      await instance.app.service('todos').create({ text: 'local' });
+      expect(log).toHaveLength(1);
+      expect(instance.sync.stats().pending).toBe(1);
+      await closeAll(instances);
+      expect(instance.sync.status).toBe('closed');
+      expect(lines.join('\n')).not.toContain('s3cr3t-pw');
+      expect(lines.some((line) => line.includes('never sent'))).toBe(true);
+    });
+
+    it('fails boot after connectTimeout when waitForBroker is set', async () => {
+      const uri = unreachableUri(broker, await closedPort());
+      const options: FeathersSyncOptions = {
+        uri,
+        key: uniqueKey(),
+        connectTimeout: 300,
+        waitForBroker: true,
+      };
+      await expect(startInstance(options)).rejects.toThrow(FeathersSyncConnectTimeoutError);
+    });
+  });
+}
+
+const TRANSPORTS: BrokerName[] = ['memory', 'redis', 'amqp', 'nats'];
+const dist = join(__dirname, '..', '..', 'dist', 'cjs', 'index.js');
+
+for (const broker of TRANSPORTS) {
+  describeWithBroker(broker, `shutdown over ${broker}`, () => {
+    it('app.close() leaves no open handle: the process exits by itself', async () => {
+      if (!existsSync(dist))
+        throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+      const script = join(__dirname, '..', 'fixtures', 'boot-and-close.cjs');
+      const child = spawn(process.execPath, [script, BROKERS[broker], uniqueKey('exit')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.stderr.on('data', (chunk) => (output += chunk));
+      const code = await new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve(null);
+        }, 20_000);
+        child.on('exit', (exitCode) => {
+          clearTimeout(timer);
+          resolve(exitCode);
+        });
+      });
+      expect({ code, output }).toEqual({ code: 0, output: 'closed\n' });
+    });
+  });
+}
