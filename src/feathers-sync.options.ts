@@ -33,6 +33,12 @@ export interface FeathersSyncOptions {
   maxMessageSize?: number;
   /** Events kept while the broker is unreachable, sent once it is back; the oldest go first. Default 10000. */
   maxPending?: number;
+  /**
+   * Wire form. `compatible` (default): the feathers-sync 3.x envelope, readable by feathers-sync
+   * peers. `lean`: the event's data once plus what the context cannot rebuild (about 1.1–1.3x the
+   * data's own size); only for fleets where no instance runs feathers-sync. Receivers read both.
+   */
+  envelope?: 'compatible' | 'lean';
   /** Keys of `context.params` never put on the bus. Default `['authentication', 'headers', 'connection']`. */
   redactParams?: readonly string[];
   /** Where the module logs; `false` silences it. Default `new Logger('FeathersSyncModule')`. */

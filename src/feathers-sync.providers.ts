@@ -57,6 +57,12 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
       messages.invalidOption('instanceId', 'a non-empty string', instanceId),
     );
   }
+  const envelope = options.envelope ?? 'compatible';
+  if (envelope !== 'compatible' && envelope !== 'lean') {
+    throw new FeathersSyncConfigError(
+      messages.invalidOption('envelope', "'compatible' or 'lean'", envelope),
+    );
+  }
   const logger = toSyncLogger(options.logger);
   const serialize = options.serialize ?? (JSON.stringify as (envelope: SyncEnvelope) => string);
   const deserialize =
@@ -76,6 +82,7 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
       maxMessageSize: positive(options, 'maxMessageSize', DEFAULT_MAX_MESSAGE_SIZE),
       maxPending: positive(options, 'maxPending', DEFAULT_MAX_PENDING, true),
       redactParams: new Set(redactParams),
+      envelope,
       logger,
     },
   };

@@ -1,3 +1,5 @@
+import { fromLean, isLean } from './lean-envelope.js';
+
 /**
  * The message on the wire. Its first four fields are exactly feathers-sync 3.x's, so a fleet can
  * mix both; `sync` is ours and feathers-sync ignores it.
@@ -38,6 +40,15 @@ interface Jsonable {
   toJSON(): unknown;
 }
 
+/** Whether `contextForWire` saw a HookContext (derivable keys may then be left out in lean mode). */
+export function isHookContext(context: unknown): boolean {
+  return (
+    context !== null &&
+    typeof context === 'object' &&
+    typeof (context as Partial<Jsonable>).toJSON === 'function'
+  );
+}
+
 /**
  * What of a context travels. For a HookContext: `toJSON()` (which includes `path`, `method`, `id`,
  * `result`, `params`, `dispatch`, `type`, `event` and custom keys) minus the app, the service and
@@ -49,10 +60,10 @@ export function contextForWire(
   redactParams: ReadonlySet<string>,
 ): Record<string, unknown> | undefined {
   if (context === null || typeof context !== 'object') return undefined;
-  const isHookContext = typeof (context as Partial<Jsonable>).toJSON === 'function';
-  const source = isHookContext ? (context as Jsonable).toJSON() : context;
+  const hook = isHookContext(context);
+  const source = hook ? (context as Jsonable).toJSON() : context;
   if (source === null || typeof source !== 'object') return undefined;
-  const omit = isHookContext ? HOOK_CONTEXT_OMIT : PLAIN_CONTEXT_OMIT;
+  const omit = hook ? HOOK_CONTEXT_OMIT : PLAIN_CONTEXT_OMIT;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(source)) {
     if (omit.has(key)) continue;
@@ -108,6 +119,12 @@ export function validateEnvelope(value: unknown): Validated {
     return { ok: false, reason: 'shape', detail: 'not an object' };
   }
   const record = value as Record<string, unknown>;
+  if (isLean(record)) {
+    const rebuilt = fromLean(record);
+    return typeof rebuilt === 'string'
+      ? { ok: false, reason: 'shape', detail: rebuilt }
+      : { ok: true, envelope: rebuilt };
+  }
   if (typeof record.event !== 'string' || record.event.length === 0) {
     return { ok: false, reason: 'shape', detail: '`event` is not a non-empty string' };
   }

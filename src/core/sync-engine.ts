@@ -1,7 +1,9 @@
 import { SYNC } from '../feathers-sync.constants.js';
 import type { SyncLogger, SyncTransport, TransportStatus } from '../transports/sync-transport.js';
+import { toLean } from './lean-envelope.js';
 import {
   contextForWire,
+  isHookContext,
   DROP_REASONS,
   type DropReason,
   type SyncEnvelope,
@@ -46,6 +48,8 @@ export interface SyncEngineOptions {
   maxMessageSize: number;
   maxPending: number;
   redactParams: ReadonlySet<string>;
+  /** `compatible` (feathers-sync peers can read it) or `lean` (smaller; no feathers-sync peers). */
+  envelope: 'compatible' | 'lean';
   logger: SyncLogger;
   /** Called on every status change (SyncService keeps `status` and `ready` from it). */
   onStatus: (status: TransportStatus, error?: Error) => void;
@@ -206,11 +210,17 @@ export class SyncEngine {
     let payload: string | Uint8Array;
     const seq = this.seq + 1;
     try {
-      const envelope: SyncEnvelope = { event, path, data };
       const wireContext = contextForWire(context, this.options.redactParams);
-      if (wireContext !== undefined) envelope.context = wireContext;
-      envelope.sync = { v: 1, origin: this.options.instanceId, seq };
-      payload = this.options.serialize(envelope);
+      const origin = this.options.instanceId;
+      if (this.options.envelope === 'lean') {
+        const lean = toLean(event, path, data, wireContext, isHookContext(context), origin, seq);
+        payload = this.options.serialize(lean as unknown as SyncEnvelope);
+      } else {
+        const envelope: SyncEnvelope = { event, path, data };
+        if (wireContext !== undefined) envelope.context = wireContext;
+        envelope.sync = { v: 1, origin, seq };
+        payload = this.options.serialize(envelope);
+      }
     } catch (error) {
       this.counters.publishFailed++;
       this.warnings.warn(

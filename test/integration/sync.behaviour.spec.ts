@@ -166,6 +166,48 @@ for (const broker of TRANSPORTS) {
       expect(Object.prototype.toString.call(log[0].context.result.when)).toBe('[object Date]');
     });
 
+    it('rebuilds the same contexts from the lean envelope, with the data sent once', async () => {
+      const run = async (envelope: 'compatible' | 'lean') => {
+        const bytes: number[] = [];
+        const key = uniqueKey(envelope);
+        const serialize = (value: unknown) => {
+          const text = JSON.stringify(value);
+          bytes.push(Buffer.byteLength(text));
+          return text;
+        };
+        const group = [
+          await startInstance({ uri, key, envelope, serialize }),
+          await startInstance({ uri, key, envelope, serialize }),
+        ];
+        instances.push(...group);
+        await Promise.all(group.map((i) => i.sync.ready));
+        const log = recordEvents(group[1].app, 'todos', [
+          'created',
+          'patched',
+          'removed',
+          'custom',
+        ]);
+        const todos = group[0].app.service('todos');
+        const created = await todos.create({ text: 'x'.repeat(200) });
+        await todos.patch(created.id, { text: 'y' }, { provider: 'rest', user: { id: 1 } });
+        await todos.remove(created.id);
+        todos.emit('custom', { n: 1 });
+        todos.emit('custom', { n: 2 }, { some: 'plain context' });
+        await waitFor(() => log.length === 5, `five ${envelope} events`);
+        const strip = ({ app: _a, service: _s, sync: _y, ...rest }: any) => rest;
+        return {
+          bytes,
+          seen: log.map((r) => ({ event: r.event, data: r.data, context: strip(r.context) })),
+        };
+      };
+      const compatible = await run('compatible');
+      const lean = await run('lean');
+      expect(lean.seen).toEqual(compatible.seen);
+      const dataBytes = Buffer.byteLength(JSON.stringify({ id: 1, text: 'x'.repeat(200) }));
+      expect(lean.bytes[0]).toBeLessThanOrEqual(1.3 * dataBytes);
+      expect(lean.bytes[0]).toBeLessThan(compatible.bytes[0]);
+    });
+
     it('drops and counts malformed messages, pollutes no prototype, and keeps delivering', async () => {
       const key = uniqueKey();
       instances = await startInstances(1, { uri, key });

@@ -1,0 +1,110 @@
+import type { SyncEnvelope } from './envelope.js';
+
+/**
+ * The lean wire form, for fleets without feathers-sync peers (they cannot read it). It sends the
+ * event's data once and only the parts of the context a receiver cannot rebuild:
+ *
+ *   { e: event, p: path, d: data, c?: hook context minus derivable keys, x?: plain context, s: [origin, seq] }
+ *
+ * On receipt the full context is rebuilt: `result` (when it was the data itself), `event`, `path`,
+ * `method` (from the standard event name), `type: 'around'` and empty `params`.
+ */
+export interface LeanEnvelope {
+  e: string;
+  p: string;
+  d?: unknown;
+  /** A hook context, with the keys the receiver rebuilds left out. */
+  c?: Record<string, unknown>;
+  /** A plain context object passed to a custom `emit()`, sent as it is. */
+  x?: Record<string, unknown>;
+  s: [string, number];
+}
+
+const METHOD_OF_EVENT: Readonly<Record<string, string>> = {
+  created: 'create',
+  updated: 'update',
+  patched: 'patch',
+  removed: 'remove',
+};
+
+export function toLean(
+  event: string,
+  path: string,
+  data: unknown,
+  context: Record<string, unknown> | undefined,
+  isHookContext: boolean,
+  origin: string,
+  seq: number,
+): LeanEnvelope {
+  const lean: LeanEnvelope = { e: event, p: path, d: data, s: [origin, seq] };
+  if (context === undefined) return lean;
+  if (!isHookContext) {
+    lean.x = context;
+    return lean;
+  }
+  const compact: Record<string, unknown> = {};
+  for (const key of Object.keys(context)) {
+    const value = context[key];
+    if (key === 'result' && value === data) continue;
+    if (key === 'event' && value === event) continue;
+    if (key === 'path' && value === path) continue;
+    if (key === 'type' && value === 'around') continue;
+    if (key === 'method' && value === METHOD_OF_EVENT[event]) continue;
+    if (key === 'params' && isEmptyObject(value)) continue;
+    compact[key] = value;
+  }
+  lean.c = compact;
+  return lean;
+}
+
+/** Whether a decoded message is in the lean form (feathers-sync's form has `event`/`path`). */
+export function isLean(record: Record<string, unknown>): boolean {
+  return typeof record.e === 'string' && record.event === undefined;
+}
+
+/** Rebuilds the compatible envelope; returns a string describing the problem for a bad shape. */
+export function fromLean(record: Record<string, unknown>): SyncEnvelope | string {
+  const { e: event, p: path, d: data, c: compact, x: plain, s: stamp } = record;
+  if (typeof event !== 'string' || event.length === 0) return '`e` is not a non-empty string';
+  if (typeof path !== 'string') return '`p` is not a string';
+  if (
+    !Array.isArray(stamp) ||
+    stamp.length !== 2 ||
+    typeof stamp[0] !== 'string' ||
+    !Number.isSafeInteger(stamp[1])
+  ) {
+    return '`s` is not [origin, seq]';
+  }
+  const envelope: SyncEnvelope = {
+    event,
+    path,
+    data,
+    sync: { v: 1, origin: stamp[0], seq: stamp[1] as number },
+  };
+  if (isPlainRecord(plain)) {
+    envelope.context = plain;
+  } else if (isPlainRecord(compact)) {
+    envelope.context = {
+      event,
+      result: data,
+      params: {},
+      path,
+      method: METHOD_OF_EVENT[event],
+      type: 'around',
+      ...compact,
+    };
+  } else if (compact !== undefined || plain !== undefined) {
+    return '`c`/`x` is not an object';
+  }
+  return envelope;
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function isEmptyObject(value: unknown): boolean {
+  if (!isPlainRecord(value)) return false;
+  for (const _key in value) return false;
+  return true;
+}
