@@ -7,7 +7,8 @@ import type { SyncTransport, SyncTransportClass } from './transports/sync-transp
 export interface FeathersSyncOptions {
   /**
    * Broker address; the scheme picks the transport: `redis://`, `rediss://`, `amqp://`, `amqps://`,
-   * `nats://`, `memory://`. Credentials in it are used, never logged.
+   * `nats://`, `cluster://` (Node cluster workers on one machine), `memory://`. Credentials in it
+   * are used, never logged.
    */
   uri?: string;
   /** Redis channel, AMQP exchange and NATS subject. Default `feathers-sync`. */

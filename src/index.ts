@@ -40,3 +40,8 @@ export {
   type FeathersSyncAdapter,
   type FeathersSyncAdapterHost,
 } from './transports/adapter/feathers-sync-adapter.transport.js';
+export {
+  ClusterTransport,
+  setupClusterSyncPrimary,
+  type ClusterSyncPrimary,
+} from './transports/cluster/cluster.transport.js';

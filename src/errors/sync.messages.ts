@@ -8,6 +8,7 @@ export const SUPPORTED_SCHEMES = [
   'amqps://',
   'nats://',
   'memory://',
+  'cluster://',
 ] as const;
 
 export const messages = {
@@ -36,7 +37,8 @@ export const messages = {
     'FeathersSyncModule found no Feathers application to sync. Provide it in one of three ways: ' +
     '(1) the `app` option of FeathersSyncModule.forRoot()/forRootAsync(); ' +
     '(2) a provider `{ provide: FEATHERS_APP, useValue: feathersApp }` in any module of the Nest app; ' +
-    '(3) run Nest on the Feathers Express app: NestFactory.create(AppModule, new ExpressAdapter(feathersApp)).',
+    '(3) run Nest on the Feathers Express app: NestFactory.create(AppModule, new ExpressAdapter(feathersApp), ' +
+    '{ bodyParser: false }) (Nest 11+ needs bodyParser: false on the Express 4 app of @feathersjs/express).',
   notAFeathersApp: (where: string) =>
     `FeathersSyncModule: ${where} is not a Feathers application (it has no services, mixins and ` +
     'service() method). Pass the object returned by feathers() or express(feathers()).',

@@ -4,6 +4,7 @@ import { redactUri } from '../core/redact.js';
 import type { FeathersSyncOptions } from '../feathers-sync.options.js';
 import { loadPackage } from './load-package.js';
 import { AmqpTransport } from './amqp/amqp.transport.js';
+import { ClusterTransport } from './cluster/cluster.transport.js';
 import { MemoryTransport } from './memory/memory.transport.js';
 import { NatsTransport } from './nats/nats.transport.js';
 import { RedisTransport } from './redis/redis.transport.js';
@@ -30,6 +31,7 @@ const SCHEMES: Record<string, SchemeEntry> = {
   amqps: { transport: AmqpTransport, peer: amqplib },
   nats: { transport: NatsTransport, peer: nats },
   memory: { transport: MemoryTransport },
+  cluster: { transport: ClusterTransport },
 };
 
 export async function createTransport(

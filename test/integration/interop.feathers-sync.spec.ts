@@ -35,8 +35,12 @@ for (const broker of BROKERS_UNDER_TEST) {
       const ours = recordEvents(instances[0].app, 'todos', ['created', 'patched', 'custom']);
       const theirs = recordEvents(peer!, 'todos', ['created', 'patched', 'custom']);
       const params = { provider: 'rest', user: { id: 3 } };
+      // feathers-sync's NATS adapter opens a connection per event, so its events can overtake each
+      // other on the way; wait for each before sending the next to test content, not its ordering.
       const created = await peer!.service('todos').create({ text: 'from feathers-sync' }, params);
+      await waitFor(() => ours.length >= 1, 'created from feathers-sync', 15_000);
       await peer!.service('todos').patch(created.id, { text: 'patched' }, params);
+      await waitFor(() => ours.length >= 2, 'patched from feathers-sync', 15_000);
       peer!.service('todos').emit('custom', { n: 1 });
 
       await waitFor(() => ours.length >= 3, 'three events from feathers-sync', 15_000);

@@ -73,10 +73,13 @@ for (const broker of BROKERS_UNDER_TEST) {
       const key = uniqueKey('outbox');
       instances = await startInstances(2, { uri: fault.uri, key, ...fault.options });
       const logs = instances.map((i) => recordEvents(i.app, 'todos', ['created']));
+      // One event first, so the receiver knows the sender's sequence and can count a gap.
+      await instances[0].app.service('todos').create({ text: 'before' });
+      await waitFor(() => logs[1].length === 1, 'the event before the outage');
       await fault.drop();
       // Local delivery never waits for the broker.
       await instances[0].app.service('todos').create({ text: 'during' });
-      expect(logs[0].map((r) => r.data.text)).toEqual(['during']);
+      expect(logs[0].map((r) => r.data.text)).toEqual(['before', 'during']);
       await waitFor(() => instances.every((i) => i.sync.status === 'ready'), 'ready again', 30_000);
       await waitFor(
         async () => (await fault.subscriberCount(key)) === 2,
@@ -96,10 +99,10 @@ for (const broker of BROKERS_UNDER_TEST) {
       const texts = logs[1].map((r) => r.data.text);
       const receiver = instances[1].sync.stats();
       if (texts.includes('during')) {
-        expect(texts).toEqual(['during', 'after']);
+        expect(texts).toEqual(['before', 'during', 'after']);
         expect(receiver.missed).toBe(0);
       } else {
-        expect(texts).toEqual(['after']);
+        expect(texts).toEqual(['before', 'after']);
         expect(receiver.missed).toBe(1);
       }
       expect(receiver.duplicates).toBe(0);

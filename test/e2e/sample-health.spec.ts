@@ -1,0 +1,149 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  freePorts,
+  killAllSamples,
+  type SampleRun,
+  sleep,
+  startSample,
+  waitForHealth,
+  warnSkipping,
+} from './sample-support';
+
+/**
+ * /health follows the broker: this test runs a Redis of its own on a free port (never the shared
+ * one), takes it away and brings it back.
+ */
+
+function hasRedisServer(): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const redisServerInstalled = hasRedisServer();
+const describeWithRedisServer = redisServerInstalled ? describe : describe.skip;
+if (!redisServerInstalled) {
+  if (process.env.CI === 'true') {
+    describe('sample app /health', () => {
+      it('has redis-server to run its own broker', () => {
+        throw new Error('redis-server is not installed; the /health test must run in CI.');
+      });
+    });
+  } else {
+    warnSkipping('the sample /health test', 'redis-server is not installed.');
+  }
+}
+
+class OwnRedis {
+  private process?: ChildProcess;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'sample-health-redis-'));
+
+  constructor(readonly port: number) {}
+
+  async start(): Promise<void> {
+    const child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+      ],
+      { stdio: 'ignore' },
+    );
+    this.process = child;
+    const deadline = Date.now() + 10_000;
+    while (!(await answers(this.port))) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode})`);
+      if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${this.port}`);
+      await sleep(50);
+    }
+  }
+
+  /** Like a crash: no goodbye to the clients. */
+  async kill(): Promise<void> {
+    const child = this.process;
+    this.process = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async dispose(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describeWithRedisServer('sample app /health follows the broker', () => {
+  let redis: OwnRedis;
+  let sample: SampleRun | undefined;
+
+  beforeAll(async () => {
+    const [port] = await freePorts(1);
+    redis = new OwnRedis(port);
+    await redis.start();
+  });
+
+  afterAll(async () => {
+    await sample?.stop().catch(() => undefined);
+    killAllSamples();
+    await redis?.dispose();
+  });
+
+  it('is healthy on a live broker, 503 while it is gone, healthy again once it is back', async () => {
+    sample = await startSample(
+      {
+        FEATHERS_SYNC_URI: `redis://127.0.0.1:${redis.port}`,
+        FEATHERS_SYNC_KEY: `sample-health-${process.pid}`,
+      },
+      { instances: 1 },
+    );
+    const url = sample.urls[0];
+
+    const up = await waitForHealth(url, 200);
+    expect(up.body).toMatchObject({ status: 'ok', sync: { type: 'redis', status: 'ready' } });
+
+    await redis.kill();
+    const down = await waitForHealth(url, 503, 10_000);
+    expect(down.body).toMatchObject({
+      status: 'unavailable',
+      sync: { type: 'redis', status: 'reconnecting' },
+    });
+    // The rest of the app keeps serving while the broker is away.
+    expect((await fetch(`${url}/messages`)).status).toBe(200);
+
+    await redis.start();
+    const back = await waitForHealth(url, 200, 15_000);
+    expect(back.body).toMatchObject({ status: 'ok', sync: { status: 'ready', disconnects: 1 } });
+
+    const stopped = await sample.stop();
+    sample = undefined;
+    expect(stopped).toMatchObject({ code: 0 });
+  }, 120_000);
+});
