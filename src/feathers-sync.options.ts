@@ -72,15 +72,47 @@ export interface RedisTransportOptions {
 }
 
 export interface AmqpTransportOptions {
-  /** amqplib socket options (TLS certificates, timeouts…), passed to `connect()`. */
+  /**
+   * amqplib socket options passed to `connect()`: TLS (`ca`, `cert`, `key`, `passphrase`,
+   * `servername`…), `timeout` (connect and handshake, default 10000 ms), `noDelay`, `keepAlive`,
+   * `clientProperties` (e.g. `connection_name`), `credentials` (e.g. EXTERNAL). amqplib's own
+   * `recovery` is ignored: the transport reconnects by itself. Heartbeat, frameMax and vhost go in
+   * the uri (`amqp://user:pass@host:5672/vhost?heartbeat=10`).
+   */
   socketOptions?: Record<string, unknown>;
   /** Delay before the first reconnection attempt, doubled up to `maxReconnectDelay`. Default 500 ms. */
   reconnectDelay?: number;
   /** Upper bound of the reconnection delay. Default 5000 ms. */
   maxReconnectDelay?: number;
+  /**
+   * How long (ms) RabbitMQ keeps this instance's queue, and the events published into it, while
+   * the instance is disconnected; it consumes them when it is back within that time. Default
+   * 60000. `0`: a server-named exclusive queue that goes with the connection (events published
+   * while an instance is disconnected are lost for it, and counted as missed).
+   */
+  queueExpires?: number;
+  /**
+   * Most events RabbitMQ holds in this instance's queue; beyond it the oldest are dropped (and
+   * counted as missed by the receiver). Default: no limit.
+   */
+  queueMaxLength?: number;
 }
 
 export interface NatsTransportOptions {
-  /** nats.js ConnectionOptions (user, pass, token, tls, …) merged over the uri. */
+  /**
+   * nats.js `ConnectionOptions` (user, pass, token, authenticator, tls, name, servers, pingInterval…),
+   * merged over the uri: they win over its credentials, and `servers` are added to its host. The
+   * module's defaults, which these replace: `maxReconnectAttempts: -1` (never give up),
+   * `reconnectTimeWait: 500`, `reconnectJitter: 500`, `waitOnFirstConnect: true`.
+   */
   connectionOptions?: Record<string, unknown>;
+  /**
+   * After a reconnect, how long (ms) the transport stays `reconnecting` before it reports `ready`
+   * and the events kept during the outage go out. NATS delivers a message only to subscriptions
+   * live at that moment: after a broker restart the delay lets the other instances, which lost
+   * their connection at the same time, subscribe again first. Default: `reconnectTimeWait` plus
+   * the largest jitter (1000 ms with the defaults). 0 reports `ready` as soon as the server has
+   * the subscription.
+   */
+  resumeDelay?: number;
 }
