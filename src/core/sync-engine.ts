@@ -66,6 +66,8 @@ const PATCHED = Symbol.for('nestjs-feathers-sync/patched');
 /** The symbol feathers-sync 3.x uses for the same purpose; hooks written for it keep working. */
 const FEATHERS_SYNC_SYMBOL_DESCRIPTION = 'feathers-sync/enabled';
 const MAX_TRACKED_ORIGINS = 10_000;
+const MAX_BATCH_EVENTS = 512;
+const MAX_BATCH_BYTES = 512 * 1024;
 
 type PatchableService = FeathersServiceLike & { [PATCHED]?: PatchedService };
 
@@ -79,7 +81,12 @@ export class SyncEngine {
   private status: TransportStatus = 'connecting';
   private closed = false;
   private seq = 0;
-  private readonly pending: Array<string | Uint8Array> = [];
+  /** Messages (and how many events each holds) waiting for the broker to come back. */
+  private readonly pending: Array<{ payload: string | Uint8Array; events: number }> = [];
+  /** Lean envelopes serialized this event-loop turn, sent together as one broker message. */
+  private batch: string[] = [];
+  private batchLength = 0;
+  private batchTimer?: NodeJS.Immediate;
   private readonly lastSeqByOrigin = new Map<string, number>();
   private readonly warnings: RateLimitedWarnings;
   private readonly counters: Omit<SyncStats, 'pending' | 'dropped'> = {
@@ -125,7 +132,9 @@ export class SyncEngine {
   }
 
   stats(): SyncStats {
-    return { ...this.counters, pending: this.pending.length, dropped: { ...this.dropped } };
+    let pending = this.batch.length;
+    for (const message of this.pending) pending += message.events;
+    return { ...this.counters, pending, dropped: { ...this.dropped } };
   }
 
   /**
@@ -134,6 +143,7 @@ export class SyncEngine {
    */
   async close(timeoutMs: number): Promise<void> {
     if (this.closed) return;
+    this.flushBatch();
     this.closed = true;
     if (this.app) {
       this.app.removeListener('sync-in', this.syncInListener);
@@ -161,10 +171,11 @@ export class SyncEngine {
       );
     } finally {
       clearTimeout(timer);
-      if (this.pending.length > 0) {
-        this.counters.publishFailed += this.pending.length;
+      const unsent = this.pending.reduce((sum, message) => sum + message.events, 0);
+      if (unsent > 0) {
+        this.counters.publishFailed += unsent;
         this.options.logger.warn(
-          `${this.pending.length} event(s) were never sent: the broker was unreachable until shutdown.`,
+          `${unsent} event(s) were never sent: the broker was unreachable until shutdown.`,
         );
         this.pending.length = 0;
       }
@@ -241,41 +252,78 @@ export class SyncEngine {
       );
       return;
     }
+    if (this.options.envelope === 'lean' && typeof payload === 'string') {
+      this.addToBatch(payload);
+      return;
+    }
+    this.flushBatch();
+    this.dispatch(payload, 1);
+  }
+
+  /**
+   * Lean mode: events serialized in the same event-loop turn leave as one broker message,
+   * `{"b":[…]}`, so a burst costs one broker write and one delivery per instance, not one per event.
+   */
+  private addToBatch(payload: string): void {
+    if (
+      this.batch.length >= MAX_BATCH_EVENTS ||
+      this.batchLength + payload.length * 3 > Math.min(MAX_BATCH_BYTES, this.options.maxMessageSize)
+    ) {
+      this.flushBatch();
+    }
+    this.batch.push(payload);
+    this.batchLength += payload.length;
+    this.batchTimer ??= setImmediate(() => this.flushBatch());
+  }
+
+  private flushBatch(): void {
+    if (this.batchTimer) clearImmediate(this.batchTimer);
+    this.batchTimer = undefined;
+    const parts = this.batch;
+    if (parts.length === 0) return;
+    this.batch = [];
+    this.batchLength = 0;
+    this.dispatch(parts.length === 1 ? parts[0] : `{"b":[${parts.join(',')}]}`, parts.length);
+  }
+
+  /** Sends a message now, or keeps it for when the broker is back (the oldest go first when full). */
+  private dispatch(payload: string | Uint8Array, events: number): void {
     this.emitSyncOut(payload);
     if (this.status === 'ready' && this.pending.length === 0) {
-      this.send(payload);
+      this.send(payload, events);
       return;
     }
     if (this.pending.length >= this.options.maxPending) {
-      this.pending.shift();
-      this.counters.publishFailed++;
+      const dropped = this.pending.shift();
+      this.counters.publishFailed += dropped?.events ?? 0;
       this.warnings.warn(
         'outboxFull',
-        `The broker has been unreachable for ${this.options.maxPending} events; the oldest pending ` +
+        `The broker has been unreachable for ${this.options.maxPending} messages; the oldest pending ` +
           'events are being dropped. Raise maxPending to keep more.',
       );
     }
-    this.pending.push(payload);
+    this.pending.push({ payload, events });
   }
 
-  private send(payload: string | Uint8Array): void {
+  private send(payload: string | Uint8Array, events: number): void {
     try {
       const result = this.transport.publish(payload);
-      this.counters.published++;
+      this.counters.published += events;
       if (result && typeof result.then === 'function') {
-        result.catch((error: unknown) => this.publishRejected(error));
+        result.catch((error: unknown) => this.publishRejected(error, events));
       }
     } catch (error) {
-      this.publishRejected(error);
+      this.counters.published += events;
+      this.publishRejected(error, events);
     }
   }
 
-  private publishRejected(error: unknown): void {
-    this.counters.published--;
-    this.counters.publishFailed++;
+  private publishRejected(error: unknown, events: number): void {
+    this.counters.published -= events;
+    this.counters.publishFailed += events;
     this.warnings.warn(
       'publish',
-      `The ${this.transport.type} broker refused an event; it reached this instance only (${errorText(error)}).`,
+      `The ${this.transport.type} broker refused ${events} event(s); they reached this instance only (${errorText(error)}).`,
     );
   }
 
@@ -297,7 +345,7 @@ export class SyncEngine {
     if (previous === 'ready' && status !== 'ready') this.counters.disconnects++;
     if (status === 'ready' && this.pending.length > 0) {
       const queued = this.pending.splice(0, this.pending.length);
-      for (const payload of queued) this.send(payload);
+      for (const { payload, events } of queued) this.send(payload, events);
     }
     this.options.onStatus(status, error);
   }
@@ -334,6 +382,14 @@ export class SyncEngine {
       const forbidden = findForbiddenKey(decoded);
       if (forbidden) return this.drop('forbiddenKey', `it holds the key ${forbidden}`);
     }
+    if (isBatch(decoded)) {
+      for (const item of decoded.b) this.deliverOne(item);
+      return;
+    }
+    this.deliverOne(decoded);
+  }
+
+  private deliverOne(decoded: unknown): void {
     const checked = validateEnvelope(decoded);
     if (!checked.ok) return this.drop(checked.reason, checked.detail);
     const envelope = checked.envelope;
@@ -416,6 +472,13 @@ export class SyncEngine {
       `Dropped a message from the broker (${reason}): ${detail}.`,
     );
   }
+}
+
+/** A lean batch: `{ b: [lean, lean, …] }` (never the shape of a feathers-sync envelope). */
+function isBatch(value: unknown): value is { b: unknown[] } {
+  if (value === null || typeof value !== 'object') return false;
+  const record = value as Record<string, unknown>;
+  return Array.isArray(record.b) && record.event === undefined && record.e === undefined;
 }
 
 /** `context[SYNC] === false` (ours, or the symbol feathers-sync 3.x exports) keeps an event local. */

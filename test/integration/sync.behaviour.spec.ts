@@ -208,6 +208,21 @@ for (const broker of TRANSPORTS) {
       expect(lean.bytes[0]).toBeLessThan(compatible.bytes[0]);
     });
 
+    it('sends a burst of lean events as few broker messages, in order, each once', async () => {
+      const key = uniqueKey('burst');
+      instances = await startInstances(2, { uri, key, envelope: 'lean' });
+      const log = recordEvents(instances[1].app, 'todos', ['custom']);
+      const todos = instances[0].app.service('todos');
+      for (let n = 0; n < 1500; n++) todos.emit('custom', { n });
+      await waitFor(() => log.length === 1500, '1500 events', 20_000);
+      await sleep(QUIET_MS);
+      expect(log.map((r) => r.data.n)).toEqual(Array.from({ length: 1500 }, (_, n) => n));
+      const receiver = instances[1].sync.stats();
+      expect(receiver.emitted).toBe(1500);
+      expect(receiver.received).toBeLessThan(20);
+      expect(instances[0].sync.stats().published).toBe(1500);
+    });
+
     it('drops and counts malformed messages, pollutes no prototype, and keeps delivering', async () => {
       const key = uniqueKey();
       instances = await startInstances(1, { uri, key });
