@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import * as amqplibModule from 'amqplib';
 import {
   AmqpTransport,
@@ -6,7 +5,7 @@ import {
   type FeathersSyncOptions,
   type TransportStatus,
 } from '../../src';
-import { BROKERS, describeWithBroker, uniqueKey } from '../support/brokers';
+import { BROKERS, describeWithBroker, uniqueKey, freePort } from '../support/brokers';
 import { sleep, waitFor } from '../support/feathers-app';
 import { openFaultBroker, type FaultBroker } from '../support/faults';
 import { interopDefault } from '../../src/transports/load-package';
@@ -59,14 +58,6 @@ async function ready(harness: Harness): Promise<void> {
   await waitFor(() => harness.status() === 'ready', 'the transport to be ready', 15_000);
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((transport) => transport.close()));
   jest.restoreAllMocks();
@@ -97,7 +88,7 @@ describe('AmqpTransport options', () => {
 
 describe('AmqpTransport while RabbitMQ is unreachable', () => {
   it('stays connecting, retries with backoff, never logs the password, and closes at once', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const connect = jest.spyOn(amqplib, 'connect');
     const harness = await openTransport(
       uniqueKey('down'),

@@ -1,20 +1,16 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { FeathersSyncConnectTimeoutError, type FeathersSyncOptions } from '../../src';
-import { BROKERS, describeWithBroker, uniqueKey, type BrokerName } from '../support/brokers';
+import {
+  BROKERS,
+  describeWithBroker,
+  uniqueKey,
+  freePort,
+  type BrokerName,
+} from '../support/brokers';
 import { recordEvents } from '../support/feathers-app';
 import { closeAll, startInstance, type Instance } from '../support/instances';
-
-/** A port nothing listens on: the broker is "down". */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function unreachableUri(broker: Exclude<BrokerName, 'memory'>, port: number): string {
   return {
@@ -37,7 +33,7 @@ for (const broker of ['redis', 'amqp', 'nats'] as const) {
 
     it('boots anyway, stays local, rejects `ready` after connectTimeout, and never logs the password', async () => {
       const { lines, logger } = captureLogger();
-      const uri = unreachableUri(broker, await closedPort());
+      const uri = unreachableUri(broker, await freePort());
       const instance = await startInstance({ uri, key: uniqueKey(), connectTimeout: 300, logger });
       instances = [instance];
       expect(instance.sync.status).toBe('connecting');
@@ -61,7 +57,7 @@ for (const broker of ['redis', 'amqp', 'nats'] as const) {
     });
 
     it('fails boot after connectTimeout when waitForBroker is set', async () => {
-      const uri = unreachableUri(broker, await closedPort());
+      const uri = unreachableUri(broker, await freePort());
       const options: FeathersSyncOptions = {
         uri,
         key: uniqueKey(),

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 
 /** Broker addresses come from the environment; the defaults are the brokers on this machine. */
 export const BROKERS = {
@@ -67,4 +68,13 @@ function redacted(name: BrokerName): string {
 /** A key no other test uses, so parallel or leftover traffic never crosses over. */
 export function uniqueKey(prefix = 'test'): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A loopback port nothing listens on (it was free a moment ago): a broker that is "down". */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
