@@ -4,10 +4,12 @@ import type { SyncEnvelope } from './envelope.js';
  * The lean wire form, for fleets without feathers-sync peers (they cannot read it). It sends the
  * event's data once and only the parts of the context a receiver cannot rebuild:
  *
- *   { e: event, p: path, d: data, c?: hook context minus derivable keys, x?: plain context, s: [origin, seq] }
+ *   { e: event, p: path, d: data, c?: hook context minus derivable keys, x?: plain context | null, s: [origin, seq] }
  *
  * On receipt the full context is rebuilt: `result` (when it was the data itself), `event`, `path`,
- * `method` (from the standard event name), `type: 'around'` and empty `params`.
+ * `method` (from the standard event name), `type: 'around'` and empty `params`. A hook context
+ * whose every key is derivable sends no `c` at all (the common case); `x: null` marks an event
+ * emitted without any context.
  */
 export interface LeanEnvelope {
   e: string;
@@ -15,8 +17,8 @@ export interface LeanEnvelope {
   d?: unknown;
   /** A hook context, with the keys the receiver rebuilds left out. */
   c?: Record<string, unknown>;
-  /** A plain context object passed to a custom `emit()`, sent as it is. */
-  x?: Record<string, unknown>;
+  /** A plain context object passed to a custom `emit()`, sent as it is; `null`: no context. */
+  x?: Record<string, unknown> | null;
   s: [string, number];
 }
 
@@ -37,7 +39,10 @@ export function toLean(
   seq: number,
 ): LeanEnvelope {
   const lean: LeanEnvelope = { e: event, p: path, d: data, s: [origin, seq] };
-  if (context === undefined) return lean;
+  if (context === undefined) {
+    lean.x = null;
+    return lean;
+  }
   if (!isHookContext) {
     lean.x = context;
     return lean;
@@ -52,8 +57,8 @@ export function toLean(
     if (key === 'method' && value === METHOD_OF_EVENT[event]) continue;
     if (key === 'params' && isEmptyObject(value)) continue;
     compact[key] = value;
+    lean.c = compact;
   }
-  lean.c = compact;
   return lean;
 }
 
@@ -81,9 +86,12 @@ export function fromLean(record: Record<string, unknown>): SyncEnvelope | string
     data,
     sync: { v: 1, origin: stamp[0], seq: stamp[1] as number },
   };
+  if (plain === null) return envelope;
   if (isPlainRecord(plain)) {
     envelope.context = plain;
-  } else if (isPlainRecord(compact)) {
+  } else if (plain !== undefined || (compact !== undefined && !isPlainRecord(compact))) {
+    return '`c`/`x` is not an object';
+  } else {
     envelope.context = {
       event,
       result: data,
@@ -93,8 +101,6 @@ export function fromLean(record: Record<string, unknown>): SyncEnvelope | string
       type: 'around',
       ...compact,
     };
-  } else if (compact !== undefined || plain !== undefined) {
-    return '`c`/`x` is not an object';
   }
   return envelope;
 }
