@@ -79,6 +79,7 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
       serialize,
       deserialize,
       jsonDeserializer: options.deserialize === undefined || options.deserialize === JSON.parse,
+      jsonSerializer: options.serialize === undefined || options.serialize === JSON.stringify,
       maxMessageSize: positive(options, 'maxMessageSize', DEFAULT_MAX_MESSAGE_SIZE),
       maxPending: positive(options, 'maxPending', DEFAULT_MAX_PENDING, true),
       redactParams: new Set(redactParams),

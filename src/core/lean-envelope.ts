@@ -38,7 +38,8 @@ export function toLean(
   origin: string,
   seq: number,
 ): LeanEnvelope {
-  const lean: LeanEnvelope = { e: event, p: path, d: data, s: [origin, seq] };
+  // The stamp first: receivers spot their own echo from the first bytes.
+  const lean: LeanEnvelope = { s: [origin, seq], e: event, p: path, d: data };
   if (context === undefined) {
     lean.x = null;
     return lean;

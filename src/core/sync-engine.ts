@@ -11,7 +11,7 @@ import {
   validateEnvelope,
 } from './envelope.js';
 import type { EventListener, FeathersAppLike, FeathersServiceLike } from './feathers.types.js';
-import { findForbiddenKey, mayHoldForbiddenKey } from './forbidden-keys.js';
+import { findForbiddenKey, hasForbiddenKey } from './forbidden-keys.js';
 import { syncedEventsOf } from './service-events.js';
 import { RateLimitedWarnings } from './sync-logger.js';
 
@@ -43,8 +43,10 @@ export interface SyncEngineOptions {
   instanceId: string;
   serialize: (envelope: SyncEnvelope) => string | Uint8Array;
   deserialize: (payload: string | Uint8Array) => unknown;
-  /** True when `deserialize` is JSON.parse: enables the cheap text pre-check for forbidden keys. */
+  /** True when `deserialize` is JSON.parse: bytes are decoded to text first. */
   jsonDeserializer: boolean;
+  /** True when `serialize` is JSON.stringify: our own echoes are recognised without decoding. */
+  jsonSerializer: boolean;
   maxMessageSize: number;
   maxPending: number;
   redactParams: ReadonlySet<string>;
@@ -108,11 +110,28 @@ export class SyncEngine {
   private readonly mixin = (service: FeathersServiceLike, path: string) =>
     this.patch(service, path);
 
+  /**
+   * With the default JSON serializer our envelopes start with the origin (`{"sync":{"v":1,"origin":…`,
+   * `{"s":[…`, `{"o":…`): our own echo is recognised from its first bytes and never decoded.
+   */
+  private readonly echoMarks?: { text: string[]; bytes: Buffer[] };
+
   constructor(
     private readonly transport: SyncTransport,
     private readonly options: SyncEngineOptions,
   ) {
     this.warnings = new RateLimitedWarnings(options.logger);
+    if (options.jsonSerializer && options.jsonDeserializer) {
+      const id = JSON.stringify(options.instanceId);
+      const text = [`{"sync":{"v":1,"origin":${id},`, `{"s":[${id},`, `{"o":${id},`];
+      this.echoMarks = { text, bytes: text.map((mark) => Buffer.from(mark)) };
+    }
+  }
+
+  private isOwnEcho(raw: string | Uint8Array): boolean {
+    const marks = this.echoMarks!;
+    if (typeof raw === 'string') return marks.text.some((mark) => raw.startsWith(mark));
+    return marks.bytes.some((mark) => startsWith(raw, mark));
   }
 
   /** Patches every service already registered and every service registered from now on. */
@@ -227,9 +246,9 @@ export class SyncEngine {
         const lean = toLean(event, path, data, wireContext, isHookContext(context), origin, seq);
         payload = this.options.serialize(lean as unknown as SyncEnvelope);
       } else {
-        const envelope: SyncEnvelope = { event, path, data };
+        // The stamp first: receivers spot their own echo from the first bytes (feathers-sync ignores key order).
+        const envelope: SyncEnvelope = { sync: { v: 1, origin, seq }, event, path, data };
         if (wireContext !== undefined) envelope.context = wireContext;
-        envelope.sync = { v: 1, origin, seq };
         payload = this.options.serialize(envelope);
       }
     } catch (error) {
@@ -283,7 +302,11 @@ export class SyncEngine {
     if (parts.length === 0) return;
     this.batch = [];
     this.batchLength = 0;
-    this.dispatch(parts.length === 1 ? parts[0] : `{"b":[${parts.join(',')}]}`, parts.length);
+    const origin = JSON.stringify(this.options.instanceId);
+    this.dispatch(
+      parts.length === 1 ? parts[0] : `{"o":${origin},"b":[${parts.join(',')}]}`,
+      parts.length,
+    );
   }
 
   /** Sends a message now, or keeps it for when the broker is back (the oldest go first when full). */
@@ -364,6 +387,10 @@ export class SyncEngine {
     if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
       return this.drop('shape', `the transport delivered ${typeof raw}, not bytes`);
     }
+    if (this.echoMarks && this.isOwnEcho(raw)) {
+      this.counters.echoes++;
+      return;
+    }
     if (exceeds(raw, this.options.maxMessageSize)) {
       return this.drop(
         'tooLarge',
@@ -378,9 +405,9 @@ export class SyncEngine {
     } catch (error) {
       return this.drop('decode', `the deserializer failed: ${errorText(error)}`);
     }
-    if (!this.options.jsonDeserializer || mayHoldForbiddenKey(input)) {
-      const forbidden = findForbiddenKey(decoded);
-      if (forbidden) return this.drop('forbiddenKey', `it holds the key ${forbidden}`);
+    if (this.options.jsonDeserializer ? hasForbiddenKey(decoded) : findForbiddenKey(decoded)) {
+      const forbidden = findForbiddenKey(decoded) ?? 'a forbidden key';
+      return this.drop('forbiddenKey', `it holds the key ${forbidden}`);
     }
     if (isBatch(decoded)) {
       for (const item of decoded.b) this.deliverOne(item);
@@ -491,6 +518,12 @@ function isLocalOnly(context: unknown): boolean {
       return true;
   }
   return false;
+}
+
+function startsWith(bytes: Uint8Array, mark: Buffer): boolean {
+  if (bytes.byteLength < mark.length) return false;
+  for (let i = 0; i < mark.length; i++) if (bytes[i] !== mark[i]) return false;
+  return true;
 }
 
 function byteLength(payload: string | Uint8Array): number {
