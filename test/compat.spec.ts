@@ -64,27 +64,32 @@ describeWithBroker('redis', 'the packed package in real apps', () => {
     });
   }
 
-  it('works in a CommonJS app on Nest 11 (require → dist/cjs)', async () => {
-    const dir = install('nest11-cjs');
-    const { code, output } = await run(dir, 'main.cjs');
-    expect(code).toBe(0);
-    const result = JSON.parse(output.trim());
-    expect(result).toEqual({
-      nest: expect.stringMatching(/^11\./),
-      entry: 'dist/cjs/index.js',
-      type: 'redis',
-    });
-  }, 240_000);
-
-  it('works in an ES-module app on Nest 12 (import → dist/esm)', async () => {
-    const dir = install('nest12-esm');
-    const { code, output } = await run(dir, 'main.mjs');
-    expect(code).toBe(0);
-    const result = JSON.parse(output.trim());
-    expect(result).toEqual({
-      nest: expect.stringMatching(/^12\./),
-      entry: 'dist/esm/index.js',
-      type: 'redis',
-    });
-  }, 240_000);
+  it.each([
+    [
+      'a CommonJS app on Nest 11 (require → dist/cjs)',
+      'nest11-cjs',
+      'main.cjs',
+      /^11\./,
+      'dist/cjs/index.js',
+    ],
+    [
+      'an ES-module app on Nest 12 (import → dist/esm)',
+      'nest12-esm',
+      'main.mjs',
+      /^12\./,
+      'dist/esm/index.js',
+    ],
+  ])(
+    'works in %s',
+    async (_title, fixture, script, nest, entry) => {
+      const { code, output } = await run(install(fixture), script);
+      expect(code).toBe(0);
+      expect(JSON.parse(output.trim())).toEqual({
+        nest: expect.stringMatching(nest),
+        entry,
+        type: 'redis',
+      });
+    },
+    240_000,
+  );
 });

@@ -58,9 +58,9 @@ export function isHookContext(context: unknown): boolean {
 export function contextForWire(
   context: unknown,
   redactParams: ReadonlySet<string>,
+  hook = isHookContext(context),
 ): Record<string, unknown> | undefined {
   if (context === null || typeof context !== 'object') return undefined;
-  const hook = isHookContext(context);
   const source = hook ? (context as Jsonable).toJSON() : context;
   if (source === null || typeof source !== 'object') return undefined;
   const omit = hook ? HOOK_CONTEXT_OMIT : PLAIN_CONTEXT_OMIT;

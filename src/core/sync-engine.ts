@@ -115,14 +115,16 @@ export class SyncEngine {
    * `{"s":[…`, `{"o":…`): our own echo is recognised from its first bytes and never decoded.
    */
   private readonly echoMarks?: { text: string[]; bytes: Buffer[] };
+  private readonly originJson: string;
 
   constructor(
     private readonly transport: SyncTransport,
     private readonly options: SyncEngineOptions,
   ) {
     this.warnings = new RateLimitedWarnings(options.logger);
+    this.originJson = JSON.stringify(options.instanceId);
     if (options.jsonSerializer && options.jsonDeserializer) {
-      const id = JSON.stringify(options.instanceId);
+      const id = this.originJson;
       const text = [`{"sync":{"v":1,"origin":${id},`, `{"s":[${id},`, `{"o":${id},`];
       this.echoMarks = { text, bytes: text.map((mark) => Buffer.from(mark)) };
     }
@@ -240,10 +242,11 @@ export class SyncEngine {
     let payload: string | Uint8Array;
     const seq = this.seq + 1;
     try {
-      const wireContext = contextForWire(context, this.options.redactParams);
+      const hook = isHookContext(context);
+      const wireContext = contextForWire(context, this.options.redactParams, hook);
       const origin = this.options.instanceId;
       if (this.options.envelope === 'lean') {
-        const lean = toLean(event, path, data, wireContext, isHookContext(context), origin, seq);
+        const lean = toLean(event, path, data, wireContext, hook, origin, seq);
         payload = this.options.serialize(lean as unknown as SyncEnvelope);
       } else {
         // The stamp first: receivers spot their own echo from the first bytes (feathers-sync ignores key order).

@@ -1,27 +1,17 @@
 // Every message a user can cause: what is wrong, then what to do. Never pass a raw uri here:
 // callers hand in `redactUri(uri)` so credentials cannot reach a log or an error.
 
-export const SUPPORTED_SCHEMES = [
-  'redis://',
-  'rediss://',
-  'amqp://',
-  'amqps://',
-  'nats://',
-  'memory://',
-  'cluster://',
-] as const;
-
 export const messages = {
   noUriNoTransport: () =>
     'FeathersSyncModule has neither a `uri` nor a `transport`. Pass `uri` (e.g. ' +
     "`uri: config.getOrThrow('FEATHERS_SYNC_URI')` with FEATHERS_SYNC_URI=redis://127.0.0.1:6379) " +
     'or a custom `transport` to FeathersSyncModule.forRoot()/forRootAsync().',
-  invalidUri: (redacted: string) =>
+  invalidUri: (redacted: string, supported: readonly string[]) =>
     `FeathersSyncModule cannot parse the uri "${redacted}". Write it as scheme://host:port, ` +
-    `with one of the supported schemes: ${SUPPORTED_SCHEMES.join(', ')}.`,
-  unknownScheme: (scheme: string, redacted: string) =>
+    `with one of the supported schemes: ${supported.join(', ')}.`,
+  unknownScheme: (scheme: string, redacted: string, supported: readonly string[]) =>
     `FeathersSyncModule does not support the scheme "${scheme}" (uri "${redacted}"). ` +
-    `Supported schemes: ${SUPPORTED_SCHEMES.join(', ')}. ` +
+    `Supported schemes: ${supported.join(', ')}. ` +
     'For another broker, pass a class implementing SyncTransport as the `transport` option.',
   invalidKey: (key: unknown) =>
     `FeathersSyncModule got an invalid \`key\` (${JSON.stringify(key)}). The key names the Redis ` +

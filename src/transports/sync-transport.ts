@@ -31,7 +31,7 @@ export interface SyncTransport {
    * Publishes one serialized envelope. Called only while the transport reports `ready`; may batch
    * or pipeline writes but must keep their order. A rejection counts the message as lost.
    */
-  publish(payload: Uint8Array | string): void | Promise<void>;
+  publish(payload: Uint8Array | string): void | Promise<unknown>;
   /** Stops consuming, flushes what it has accepted, closes every connection it opened. */
   close(): Promise<void>;
 }

@@ -34,6 +34,9 @@ const SCHEMES: Record<string, SchemeEntry> = {
   cluster: { transport: ClusterTransport },
 };
 
+/** Every scheme the map above knows, for error messages (never a second list to keep in step). */
+const SUPPORTED_SCHEMES = Object.keys(SCHEMES).map((scheme) => `${scheme}://`);
+
 export async function createTransport(
   options: FeathersSyncOptions,
   context: Omit<SyncTransportContext, 'uri' | 'options'>,
@@ -55,7 +58,7 @@ export async function createTransport(
   const entry = Object.prototype.hasOwnProperty.call(SCHEMES, scheme) ? SCHEMES[scheme] : undefined;
   if (!entry)
     throw new FeathersSyncConfigError(
-      messages.unknownScheme(`${scheme}://`, redactUri(options.uri)),
+      messages.unknownScheme(`${scheme}://`, redactUri(options.uri), SUPPORTED_SCHEMES),
     );
   if (entry.peer) await loadPackage(entry.peer.name, `${scheme}://`, entry.peer.load);
   return new entry.transport(full);
@@ -63,11 +66,12 @@ export async function createTransport(
 
 function schemeOf(uri: string): string {
   const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri);
-  if (!match) throw new FeathersSyncConfigError(messages.invalidUri(redactUri(uri)));
+  if (!match)
+    throw new FeathersSyncConfigError(messages.invalidUri(redactUri(uri), SUPPORTED_SCHEMES));
   try {
     new URL(uri);
   } catch {
-    throw new FeathersSyncConfigError(messages.invalidUri(redactUri(uri)));
+    throw new FeathersSyncConfigError(messages.invalidUri(redactUri(uri), SUPPORTED_SCHEMES));
   }
   return match[1].toLowerCase();
 }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { redactUri } from '../../src/core/redact';
 import {
   killAllSamples,
   ROOT,
@@ -25,7 +26,7 @@ function missing(): string | undefined {
   try {
     psql('SELECT 1');
   } catch {
-    return `psql cannot reach ${redacted(POSTGRES_URI)}`;
+    return `psql cannot reach ${redactUri(POSTGRES_URI)}`;
   }
   return undefined;
 }
@@ -35,12 +36,6 @@ function psql(sql: string): void {
     stdio: 'pipe',
     timeout: 10_000,
   });
-}
-
-function redacted(uri: string): string {
-  const url = new URL(uri);
-  if (url.password) url.password = '***';
-  return url.toString();
 }
 
 const reason = missing();

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { redactUri } from '../../src/core/redact';
 
 /** Broker addresses come from the environment; the defaults are the brokers on this machine. */
 export const BROKERS = {
@@ -42,7 +43,7 @@ export function describeWithBroker(name: BrokerName, title: string, body: () => 
     describe(title, body);
     return;
   }
-  const message = `${name} broker at ${redacted(name)} is unreachable`;
+  const message = `${name} broker at ${redactUri(BROKERS[name])} is unreachable`;
   if (process.env.CI === 'true') {
     describe(title, () => {
       it(`reaches the ${name} broker`, () => {
@@ -57,12 +58,6 @@ export function describeWithBroker(name: BrokerName, title: string, body: () => 
     `\n!!! SKIPPING "${title}": ${message}. Start it (see README) to run these tests. !!!\n`,
   );
   describe.skip(title, body);
-}
-
-function redacted(name: BrokerName): string {
-  const url = new URL(BROKERS[name]);
-  if (url.password) url.password = '***';
-  return url.toString();
 }
 
 /** A key no other test uses, so parallel or leftover traffic never crosses over. */

@@ -74,11 +74,12 @@ export class RedisTransport implements SyncTransport {
     this.subscriber.connect().catch(() => undefined);
   }
 
-  publish(payload: Uint8Array | string): Promise<void> {
+  publish(payload: Uint8Array | string): Promise<unknown> {
     const publisher = this.publisher;
     if (!publisher) return Promise.reject(new Error('the Redis transport is not open'));
     const message = typeof payload === 'string' ? payload : toBuffer(payload);
-    return publisher.publish(this.key, message).then(() => undefined);
+    // The reply (a subscriber count) is not needed: hand the command's own promise back.
+    return publisher.publish(this.key, message);
   }
 
   async close(): Promise<void> {
