@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { FeathersSyncOptions } from './feathers-sync.options.js';
+import type { FeathersSyncOptions } from './options/feathers-sync.options.js';
 
 /** Extras of forRoot/forRootAsync beside the options themselves. */
 export interface FeathersSyncModuleExtras {

@@ -6,13 +6,16 @@ export {
 } from './feathers-sync.module-definition.js';
 export { SyncService, type SyncStatus, type FeathersSyncCompat } from './sync.service.js';
 export { SYNC, FEATHERS_APP, SYNC_TRANSPORT } from './feathers-sync.constants.js';
+export type { FeathersSyncOptions } from './options/feathers-sync.options.js';
 export type {
-  FeathersSyncOptions,
   RedisTransportOptions,
   RedisClientLike,
+  RedisSettings,
   AmqpTransportOptions,
+  AmqpSettings,
   NatsTransportOptions,
-} from './feathers-sync.options.js';
+  NatsSettings,
+} from './options/transport-options.js';
 export type {
   SyncTransport,
   SyncTransportClass,
@@ -21,8 +24,8 @@ export type {
   SyncLogger,
   TransportStatus,
 } from './transports/sync-transport.js';
-export type { SyncEnvelope, SyncOrigin, SyncMarker, DropReason } from './core/envelope.js';
-export type { SyncStats } from './core/sync-engine.js';
+export type { SyncEnvelope, SyncOrigin, SyncMarker, DropReason } from './core/envelope.types.js';
+export type { SyncStats } from './core/sync-stats.js';
 export type { FeathersAppLike, FeathersServiceLike } from './core/feathers.types.js';
 export { isSyncedEvent } from './core/is-synced.js';
 export {

@@ -7,8 +7,8 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { type FeathersAppLike, isFeathersApp } from './core/feathers.types.js';
-import { redactUri } from './core/redact.js';
-import { errorText, SyncEngine, type SyncStats } from './core/sync-engine.js';
+import { SyncEngine } from './core/sync-engine.js';
+import type { SyncStats } from './core/sync-stats.js';
 import {
   FeathersSyncClosedError,
   FeathersSyncConfigError,
@@ -16,8 +16,11 @@ import {
 } from './errors/sync.errors.js';
 import { messages } from './errors/sync.messages.js';
 import { FEATHERS_APP, SYNC_RESOLVED_OPTIONS, SYNC_TRANSPORT } from './feathers-sync.constants.js';
-import type { ResolvedSyncOptions } from './feathers-sync.providers.js';
-import type { SyncTransport, TransportStatus } from './transports/sync-transport.js';
+import type { ResolvedSyncOptions } from './options/resolve-options.js';
+import { errorText } from './shared/errors.js';
+import { redactUri } from './shared/redact.js';
+import type { TransportStatus } from './shared/status.js';
+import type { SyncTransport } from './transports/sync-transport.js';
 
 /** `SyncService.status`: `ready` while the subscription is live. */
 export type SyncStatus = TransportStatus;
@@ -134,7 +137,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
       } catch (error) {
         // Nest runs no shutdown hook after a failed boot: close what was opened, or it retries forever.
         clearTimeout(this.connectTimer);
-        await this.engine.close(this.options.closeTimeout);
+        await this.engine.close();
         throw error;
       }
     } else {
@@ -144,12 +147,12 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     clearTimeout(this.connectTimer);
-    await this.engine.close(this.options.closeTimeout);
+    await this.engine.close();
     this.settle('rejected', new FeathersSyncClosedError(messages.closed()));
   }
 
   private findFeathersApp(): FeathersAppLike {
-    const fromOptions = this.options.raw.app;
+    const fromOptions = this.options.app;
     if (fromOptions !== undefined) {
       if (!isFeathersApp(fromOptions)) {
         throw new FeathersSyncConfigError(messages.notAFeathersApp('the `app` option'));
@@ -176,7 +179,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
   private onStatus(status: TransportStatus, error?: Error): void {
     const previous = this.currentStatus;
     this.currentStatus = status;
-    const where = `${this.type} (${redactUri(this.options.raw.uri)}, key "${this.options.key}")`;
+    const where = `${this.type} (${redactUri(this.options.uri)}, key "${this.options.key}")`;
     if (status === 'ready' && previous !== 'ready') {
       this.options.logger.log(
         this.everReady ? `Resubscribed on ${where}; events flow again.` : `Subscribed on ${where}.`,
@@ -195,11 +198,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
   private timeOut(): void {
     if (this.readySettled !== 'pending') return;
     const error = new FeathersSyncConnectTimeoutError(
-      messages.connectTimeout(
-        this.type,
-        redactUri(this.options.raw.uri),
-        this.options.connectTimeout,
-      ),
+      messages.connectTimeout(this.type, redactUri(this.options.uri), this.options.connectTimeout),
     );
     this.options.logger.error(error.message);
     this.settle('rejected', error);

@@ -1,4 +1,4 @@
-import type { SyncMarker } from './envelope.js';
+import type { SyncMarker } from './envelope.types.js';
 
 /**
  * True when a listener receives an event that another instance emitted (it came through the

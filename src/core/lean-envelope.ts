@@ -1,4 +1,4 @@
-import type { SyncEnvelope } from './envelope.js';
+import type { SyncEnvelope } from './envelope.types.js';
 
 /**
  * The lean wire form, for fleets without feathers-sync peers (they cannot read it). It sends the

@@ -1,15 +1,16 @@
-import type { FeathersSyncOptions } from '../feathers-sync.options.js';
+import type { SyncLogger } from '../shared/logger.js';
+import type { TransportStatus } from '../shared/status.js';
+
+export type { SyncLogger } from '../shared/logger.js';
+export type { TransportStatus } from '../shared/status.js';
 
 /**
- * The contract every transport implements. A transport moves opaque bytes between instances:
- * it knows nothing of Feathers, envelopes or serializers. Adding a broker means adding a class
- * that implements this interface; the core does not change.
+ * The contract every transport implements. A transport moves opaque bytes between instances: it
+ * knows nothing of Feathers, envelopes, serializers or the module's options. Adding a broker means
+ * adding a class that implements this interface; the core does not change.
  */
 
-/** Connection state a transport reports. `ready` means the subscription is live. */
-export type TransportStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
-
-/** What a transport calls back into. Implementations must never let these throw into a client. */
+/** What a transport calls back into. They never throw into a client library. */
 export interface SyncTransportHandlers {
   /** One message exactly as it came off the broker (Buffer for binary brokers, string allowed). */
   message(payload: Uint8Array | string): void;
@@ -23,38 +24,41 @@ export interface SyncTransport {
   readonly type: string;
   /**
    * Connects and subscribes. Must not wait for the broker: report `ready` through
-   * `handlers.status` once the subscription is live, and keep reconnecting without a give-up
-   * limit. A returned promise may reject only for errors that retrying cannot fix.
+   * `handlers.status` once the subscription is live (and publishing possible), and keep
+   * reconnecting without a give-up limit. A returned promise may reject only for errors that
+   * retrying cannot fix.
    */
   open(handlers: SyncTransportHandlers): void | Promise<void>;
   /**
-   * Publishes one serialized envelope. Called only while the transport reports `ready`; may batch
-   * or pipeline writes but must keep their order. A rejection counts the message as lost.
+   * Publishes one serialized message. Called only while the transport reports `ready`, in order.
+   * Return nothing once the message is handed over for good, or a promise that settles when the
+   * broker has it; promises must settle in call order. The core holds at most a bounded number of
+   * unsettled messages, so a transport's own buffers stay bounded too. A rejection after the
+   * transport reported a drop makes the core send the message again once it is `ready`; any other
+   * rejection counts the message as lost.
    */
   publish(payload: Uint8Array | string): void | Promise<unknown>;
-  /** Stops consuming, flushes what it has accepted, closes every connection it opened. */
+  /**
+   * Stops consuming, sends what it has accepted, closes every connection it opened, and reports
+   * `closed`. Must settle within the context's `closeTimeout` (forcing sockets shut past it), so
+   * that `app.close()` leaves no open handle.
+   */
   close(): Promise<void>;
 }
 
-/** A transport class the module can construct: `new (options) => SyncTransport`. */
-export type SyncTransportClass = new (context: SyncTransportContext) => SyncTransport;
-
-/** What a transport class receives when the module constructs it. */
-export interface SyncTransportContext {
-  /** The uri from the options (may be undefined for custom transports). */
+/** What a transport receives when the module constructs it. */
+export interface SyncTransportContext<Settings = undefined> {
+  /** The uri from the options (undefined for a custom transport given none). */
   uri?: string;
   /** The channel, exchange or subject name. */
   key: string;
-  /** The module options, for transport-specific settings (`redis`, `amqp`, `nats`, or your own). */
-  options: Readonly<FeathersSyncOptions>;
-  /** Logger to report connection events through (never log credentials). */
+  /** Where to report connection events (never log credentials). */
   logger: SyncLogger;
+  /** The time `close()` may take, in ms, flush included. */
+  closeTimeout: number;
+  /** The transport's own settings, validated and with defaults applied (undefined for custom ones). */
+  settings: Settings;
 }
 
-/** The subset of Nest's LoggerService the module uses. */
-export interface SyncLogger {
-  log(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-  debug?(message: string): void;
-}
+/** A transport class the module can construct: `new (context) => SyncTransport`. */
+export type SyncTransportClass = new (context: SyncTransportContext) => SyncTransport;

@@ -1,58 +1,69 @@
 import { FeathersSyncConfigError } from '../errors/sync.errors.js';
 import { messages } from '../errors/sync.messages.js';
-import { redactUri } from '../core/redact.js';
-import type { FeathersSyncOptions } from '../feathers-sync.options.js';
-import { loadPackage } from './load-package.js';
+import type { ResolvedSyncOptions } from '../options/resolve-options.js';
+import { redactUri } from '../shared/redact.js';
 import { AmqpTransport } from './amqp/amqp.transport.js';
 import { ClusterTransport } from './cluster/cluster.transport.js';
 import { MemoryTransport } from './memory/memory.transport.js';
 import { NatsTransport } from './nats/nats.transport.js';
 import { RedisTransport } from './redis/redis.transport.js';
-import type { SyncTransport, SyncTransportClass, SyncTransportContext } from './sync-transport.js';
+import { loadAmqplib, loadIoredis, loadNats } from './broker-packages.js';
+import type { SyncTransport, SyncTransportContext } from './sync-transport.js';
+
+type Transports = ResolvedSyncOptions['transports'];
 
 interface SchemeEntry {
-  transport: SyncTransportClass;
-  /** The optional peer package the transport needs, checked at boot so a missing one fails fast. */
-  peer?: { name: string; load: () => Promise<unknown> };
+  /** Builds the transport with its own settings. */
+  create: (context: SyncTransportContext<undefined>, transports: Transports) => SyncTransport;
+  /** The optional peer package the transport needs, loaded at boot so a missing one fails fast. */
+  load?: () => Promise<unknown>;
 }
 
-const ioredis = { name: 'ioredis', load: () => import('ioredis') };
-const amqplib = { name: 'amqplib', load: () => import('amqplib') };
-const nats = { name: 'nats', load: () => import('nats') };
+const redis: SchemeEntry = {
+  create: (context, { redis }) => new RedisTransport({ ...context, settings: redis }),
+  load: loadIoredis,
+};
+const amqp: SchemeEntry = {
+  create: (context, { amqp }) => new AmqpTransport({ ...context, settings: amqp }),
+  load: loadAmqplib,
+};
 
 /**
- * The one place that maps a uri scheme to a transport class. Broker clients are optional peers:
- * only the one the scheme needs is loaded.
+ * The one place that maps a uri scheme to a transport. Broker clients are optional peers: only
+ * the one the scheme needs is loaded.
  */
 const SCHEMES: Record<string, SchemeEntry> = {
-  redis: { transport: RedisTransport, peer: ioredis },
-  rediss: { transport: RedisTransport, peer: ioredis },
-  amqp: { transport: AmqpTransport, peer: amqplib },
-  amqps: { transport: AmqpTransport, peer: amqplib },
-  nats: { transport: NatsTransport, peer: nats },
-  memory: { transport: MemoryTransport },
-  cluster: { transport: ClusterTransport },
+  redis,
+  rediss: redis,
+  amqp,
+  amqps: amqp,
+  nats: {
+    create: (context, { nats }) => new NatsTransport({ ...context, settings: nats }),
+    load: loadNats,
+  },
+  memory: { create: (context) => new MemoryTransport(context) },
+  cluster: { create: (context) => new ClusterTransport(context) },
 };
 
 /** Every scheme the map above knows, for error messages (never a second list to keep in step). */
 const SUPPORTED_SCHEMES = Object.keys(SCHEMES).map((scheme) => `${scheme}://`);
 
-export async function createTransport(
-  options: FeathersSyncOptions,
-  context: Omit<SyncTransportContext, 'uri' | 'options'>,
-): Promise<SyncTransport> {
-  const full: SyncTransportContext = { ...context, uri: options.uri, options };
+export async function createTransport(options: ResolvedSyncOptions): Promise<SyncTransport> {
+  const context: SyncTransportContext<undefined> = {
+    uri: options.uri,
+    key: options.key,
+    logger: options.logger,
+    closeTimeout: options.closeTimeout,
+    settings: undefined,
+  };
   const custom = options.transport;
   if (custom !== undefined) {
     if (isTransportInstance(custom)) return custom;
-    if (typeof custom === 'function') return new custom(full);
+    if (typeof custom === 'function') return new custom(context);
     throw new FeathersSyncConfigError(messages.invalidTransport(custom));
   }
   if (options.uri === undefined || options.uri === '') {
     throw new FeathersSyncConfigError(messages.noUriNoTransport());
-  }
-  if (typeof options.uri !== 'string') {
-    throw new FeathersSyncConfigError(messages.invalidOption('uri', 'a string', options.uri));
   }
   const scheme = schemeOf(options.uri);
   const entry = Object.prototype.hasOwnProperty.call(SCHEMES, scheme) ? SCHEMES[scheme] : undefined;
@@ -60,8 +71,8 @@ export async function createTransport(
     throw new FeathersSyncConfigError(
       messages.unknownScheme(`${scheme}://`, redactUri(options.uri), SUPPORTED_SCHEMES),
     );
-  if (entry.peer) await loadPackage(entry.peer.name, `${scheme}://`, entry.peer.load);
-  return new entry.transport(full);
+  await entry.load?.();
+  return entry.create(context, options.transports);
 }
 
 function schemeOf(uri: string): string {

@@ -145,6 +145,10 @@ async function post(page: Page, text: string): Promise<void> {
   await page.fill('#text', text);
   await page.click('#send');
   await expectMessage(page, text);
+  // The event may reach the page's socket before the create call's answer, which clears the input.
+  await page.waitForFunction('document.querySelector("#text").value === ""', undefined, {
+    timeout: 10_000,
+  });
   expect(await page.inputValue('#text')).toBe('');
 }
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { redactUri } from '../../src/core/redact';
+import { redactUri } from '../../src/shared/redact';
 import {
   killAllSamples,
   ROOT,

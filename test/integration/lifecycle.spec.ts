@@ -56,6 +56,29 @@ for (const broker of ['redis', 'amqp', 'nats'] as const) {
       expect(lines.some((line) => line.includes('never sent'))).toBe(true);
     });
 
+    it('keeps at most maxPending events, and maxPendingBytes, dropping the oldest and counting them', async () => {
+      const uri = unreachableUri(broker, await freePort());
+      const byCount = await startInstance({ uri, key: uniqueKey(), maxPending: 50 });
+      const byBytes = await startInstance({ uri, key: uniqueKey(), maxPendingBytes: 20_000 });
+      instances = [byCount, byBytes];
+      const text = 'x'.repeat(1000);
+      for (const instance of instances) {
+        const todos = instance.app.service('todos');
+        for (let n = 0; n < 200; n++) todos.emit('custom', { n, text });
+      }
+      // 200 events of about 1.1 KB each: 50 kept by count, what fits in 20 KB kept by bytes.
+      expect(byCount.sync.stats()).toEqual(
+        expect.objectContaining({ pending: 50, publishFailed: 150, published: 0 }),
+      );
+      const bytes = byBytes.sync.stats();
+      expect(bytes.pending).toBeGreaterThan(10);
+      expect(bytes.pending).toBeLessThan(20);
+      expect(bytes.pending + bytes.publishFailed).toBe(200);
+      // Still bounded after the transport kept trying for a while.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(byCount.sync.stats().pending).toBe(50);
+    });
+
     it('fails boot after connectTimeout when waitForBroker is set', async () => {
       const uri = unreachableUri(broker, await freePort());
       const options: FeathersSyncOptions = {

@@ -6,6 +6,7 @@ import {
   type TransportStatus,
 } from '../../src';
 import { BROKERS, describeWithBroker, uniqueKey } from '../support/brokers';
+import { transportContext } from '../support/transport-context';
 import { recordEvents, sleep, waitFor } from '../support/feathers-app';
 import { NatsServer } from '../support/faults/nats';
 import { closeAll, startInstance, startInstances, type Instance } from '../support/instances';
@@ -98,12 +99,9 @@ describeWithBroker('nats', 'the nats:// transport', () => {
     const key = uniqueKey('binary');
     const received: Array<Uint8Array | string> = [];
     const statuses: TransportStatus[] = [];
-    const transport = new NatsTransport({
-      uri: BROKERS.nats,
-      key,
-      options: {},
-      logger: captureLogger().logger,
-    });
+    const transport = new NatsTransport(
+      transportContext('nats', { uri: BROKERS.nats, key }, captureLogger().logger),
+    );
     transports.push(transport);
     await transport.open({
       message: (payload) => received.push(payload),
@@ -113,9 +111,12 @@ describeWithBroker('nats', 'the nats:// transport', () => {
 
     const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i);
     const notUtf8 = Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0x00]);
-    transport.publish(everyByte);
-    transport.publish(notUtf8);
-    transport.publish('héllo ✓');
+    // Each settles once the server has it (one PING round trip behind the three).
+    await Promise.all([
+      transport.publish(everyByte),
+      transport.publish(notUtf8),
+      transport.publish('héllo ✓'),
+    ]);
     await publishRawNats(key, [Buffer.from([0x80, 0x81, 0x00, 0xff])]);
     await waitFor(() => received.length === 4, 'four payloads');
 
@@ -142,6 +143,8 @@ describeWithBroker('nats', 'the nats:// transport', () => {
     await server.run();
     await a.sync.ready;
     expect(a.sync.status).toBe('ready');
+    // Published once NATS has it: the PING behind the PUB came back.
+    await waitFor(() => a.sync.stats().published === 1, 'the kept event acknowledged');
     expect(a.sync.stats()).toEqual(expect.objectContaining({ pending: 0, published: 1 }));
 
     const b = await startInstance({ uri: server.uri, key });
@@ -223,12 +226,13 @@ describeWithBroker('nats', 'the nats:// transport', () => {
 
   it('close() is idempotent and reports `closed` once', async () => {
     const statuses: TransportStatus[] = [];
-    const transport = new NatsTransport({
-      uri: BROKERS.nats,
-      key: uniqueKey('idempotent'),
-      options: {},
-      logger: captureLogger().logger,
-    });
+    const transport = new NatsTransport(
+      transportContext(
+        'nats',
+        { uri: BROKERS.nats, key: uniqueKey('idempotent') },
+        captureLogger().logger,
+      ),
+    );
     await transport.open({ message: () => undefined, status: (status) => statuses.push(status) });
     await waitFor(() => statuses.includes('ready'), 'ready');
     const first = transport.close();

@@ -223,6 +223,56 @@ for (const broker of TRANSPORTS) {
       expect(instances[0].sync.stats().published).toBe(1500);
     });
 
+    // Serializers whose output is not the envelope's own JSON: lean bursts must still arrive.
+    const customSerializers = {
+      'superjson-like': {
+        serialize: (value: unknown) => JSON.stringify({ json: value, meta: { values: {} } }),
+        deserialize: (payload: string | Uint8Array) => JSON.parse(String(payload)).json,
+      },
+      'base64 of JSON': {
+        serialize: (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64'),
+        deserialize: (payload: string | Uint8Array) =>
+          JSON.parse(Buffer.from(String(payload), 'base64').toString()),
+      },
+      'binary (v8)': {
+        serialize: (value: unknown) => v8Serialize(value),
+        deserialize: (payload: string | Uint8Array) =>
+          v8Deserialize(Buffer.from(payload as Uint8Array)),
+      },
+    };
+    for (const [name, serializer] of Object.entries(customSerializers)) {
+      it(`delivers lean bursts of 1, 2, 500 and 2,000 events exactly once with a ${name} serializer`, async () => {
+        instances = await startInstances(3, {
+          uri,
+          key: uniqueKey('lean-serializer'),
+          envelope: 'lean',
+          ...serializer,
+        });
+        const logs = instances.map((i) => recordEvents(i.app, 'todos', ['custom']));
+        const todos = instances[0].app.service('todos');
+        let sent = 0;
+        for (const burst of [1, 2, 500, 2000]) {
+          // One event-loop turn per burst: what the lean envelope batches.
+          for (let i = 0; i < burst; i++) todos.emit('custom', { n: sent++ });
+          await waitFor(
+            () => logs.every((log) => log.length === sent),
+            `${sent} events on every instance`,
+            20_000,
+          );
+        }
+        await sleep(QUIET_MS);
+        const expected = Array.from({ length: sent }, (_, n) => n);
+        for (const log of logs) expect(log.map((r) => r.data.n)).toEqual(expected);
+        for (const other of instances.slice(1)) {
+          const stats = other.sync.stats();
+          expect(stats.emitted).toBe(sent);
+          expect(stats.duplicates).toBe(0);
+          expect(stats.missed).toBe(0);
+          expect(Object.values(stats.dropped).every((n) => n === 0)).toBe(true);
+        }
+      });
+    }
+
     it('drops and counts malformed messages, pollutes no prototype, and keeps delivering', async () => {
       const key = uniqueKey();
       instances = await startInstances(1, { uri, key });

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { redactUri } from '../../src/core/redact';
+import { redactUri } from '../../src/shared/redact';
 
 /** Broker addresses come from the environment; the defaults are the brokers on this machine. */
 export const BROKERS = {

@@ -12,7 +12,12 @@ export async function publishRaw(
 ): Promise<void> {
   switch (broker) {
     case 'memory': {
-      const transport = new MemoryTransport({ key, options: {}, logger: console });
+      const transport = new MemoryTransport({
+        key,
+        logger: console,
+        closeTimeout: 1000,
+        settings: undefined,
+      });
       for (const payload of payloads) transport.publish(payload);
       return;
     }

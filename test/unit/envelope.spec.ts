@@ -1,7 +1,8 @@
 import { feathers } from '@feathersjs/feathers';
-import { contextForWire, validateEnvelope } from '../../src/core/envelope';
+import { validateEnvelope } from '../../src/core/envelope-shape';
+import { contextForWire } from '../../src/core/wire-context';
 import { findForbiddenKey, hasForbiddenKey } from '../../src/core/forbidden-keys';
-import { redactUri } from '../../src/core/redact';
+import { redactUri } from '../../src/shared/redact';
 
 describe('contextForWire', () => {
   it('keeps what receivers use and drops the app, the service and the copies of the input', async () => {

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { asError } from '../../shared/errors.js';
+import { StatusReporter } from '../../shared/status.js';
 import type { SyncTransport, SyncTransportHandlers } from '../sync-transport.js';
 
 /**
@@ -20,7 +22,7 @@ export type FeathersSyncAdapter = (app: FeathersSyncAdapterHost) => void;
  */
 export class FeathersSyncAdapterTransport implements SyncTransport {
   private host?: FeathersSyncAdapterHost;
-  private closed = false;
+  private readonly status = new StatusReporter();
 
   constructor(
     private readonly adapter: FeathersSyncAdapter,
@@ -28,20 +30,15 @@ export class FeathersSyncAdapterTransport implements SyncTransport {
   ) {}
 
   open(handlers: SyncTransportHandlers): void {
-    handlers.status('connecting');
+    this.status.attach((status, error) => handlers.status(status, error));
     const host = new EventEmitter() as FeathersSyncAdapterHost;
     host.configure = () => host;
     host.on('sync-in', (payload: Uint8Array | string) => handlers.message(payload));
     this.host = host;
     this.adapter(host);
     Promise.resolve(host.sync?.ready).then(
-      () => {
-        if (!this.closed) handlers.status('ready');
-      },
-      (error: unknown) => {
-        if (!this.closed)
-          handlers.status('connecting', error instanceof Error ? error : new Error(String(error)));
-      },
+      () => this.status.ready(),
+      (error: unknown) => this.status.dropped(asError(error)),
     );
   }
 
@@ -51,8 +48,9 @@ export class FeathersSyncAdapterTransport implements SyncTransport {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     const host = this.host;
+    this.host = undefined;
+    this.status.closed();
     if (!host) return;
     host.removeAllListeners();
     await host.sync?.close?.();

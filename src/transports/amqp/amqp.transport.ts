@@ -1,155 +1,144 @@
-import { randomUUID } from 'node:crypto';
-import type { Channel, ChannelModel, ConsumeMessage, Options, SocketOptions } from 'amqplib';
-import { redactUri } from '../../core/redact.js';
-import { FeathersSyncConfigError } from '../../errors/sync.errors.js';
-import { messages } from '../../errors/sync.messages.js';
-import type { AmqpTransportOptions } from '../../feathers-sync.options.js';
-import { interopDefault, loadPackage } from '../load-package.js';
 import type {
-  SyncLogger,
+  Channel,
+  ChannelModel,
+  ConsumeMessage,
+  Options,
+  RecoveringChannelModel,
+  SocketOptions,
+} from 'amqplib';
+import type { AmqpSettings } from '../../options/transport-options.js';
+import { toBuffer } from '../../shared/bytes.js';
+import { SecretScrubber, redactUri } from '../../shared/redact.js';
+import { StatusReporter } from '../../shared/status.js';
+import { Deadline } from '../../shared/timeout.js';
+import { loadAmqplib } from '../broker-packages.js';
+import type {
   SyncTransport,
   SyncTransportContext,
   SyncTransportHandlers,
-  TransportStatus,
 } from '../sync-transport.js';
+import { hintFor } from './amqp.hints.js';
+import { freshQueueName, instanceQueue } from './amqp.queue.js';
 
-type Connect = (url: string, socketOptions?: SocketOptions) => Promise<ChannelModel>;
-
-/** One connection with its channel and consumer. Any part failing retires the whole of it. */
-interface Session {
-  readonly connection: ChannelModel;
-  channel?: Channel;
-  consumerTag?: string;
-  /** The consumer runs: the session counted as `ready`. */
-  live: boolean;
-  /** Retired: its objects only get a silent error listener from now on. */
-  dead: boolean;
-  /** Settles when amqplib reports the connection closed, whoever closed it. */
-  readonly ended: Promise<void>;
-  readonly listeners: Array<[emitter: NodeJS.EventEmitter, event: string, fn: Listener]>;
-}
-
-type Listener = Parameters<NodeJS.EventEmitter['on']>[1];
-
-const DEFAULT_RECONNECT_DELAY = 500;
-const DEFAULT_MAX_RECONNECT_DELAY = 5000;
-/** amqplib has no handshake timeout of its own: a host that accepts TCP and stays silent would hang an attempt. */
-const DEFAULT_SOCKET_TIMEOUT = 10_000;
-const DEFAULT_CLOSE_BUDGET = 5000;
-const DEFAULT_QUEUE_EXPIRES = 60_000;
-/** Queue names are at most 255 bytes; a uuid and a dot follow the key. */
-const MAX_KEY_IN_QUEUE_NAME = 200;
-/** A body shorter than this is no secret worth mangling error messages for. */
-const MIN_SECRET_LENGTH = 3;
 /** Publish options shared by every message: feathers-sync sends none either. */
 const NO_OPTIONS = Object.freeze({});
 const ignore = (): void => undefined;
 
+/** One connection, from the moment the setup gets it. */
+interface Session {
+  model: ChannelModel;
+  /** Settles once amqplib reports the connection closed, whoever closed it. */
+  ended: Promise<void>;
+}
+
+/** The session whose consumer runs: publishing goes to its channel. */
+interface Live {
+  model: ChannelModel;
+  channel: Channel;
+  consumerTag: string;
+  onDrain: () => void;
+}
+
+/** The publishes amqplib took past its high-water mark: settled on its channel's 'drain'. */
+interface Backpressure {
+  channel: Channel;
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
 /**
  * `amqp://` and `amqps://` over amqplib, as feathers-sync 3.x does it on the wire: a fanout
  * exchange `<key>` declared `{ durable: false }`, one queue per instance bound to it, the
- * serialized bytes as the body. Reconnection is ours (amqplib's recovery option is not used): on
- * any failure the connection, channel and consumer are dropped together and the whole topology is
- * declared again on a fresh connection, with backoff and without a give-up limit.
+ * serialized bytes as the body. Reconnection is amqplib's own recovery: it reconnects with
+ * backoff and jitter, without a give-up limit, and runs our setup on every new connection, which
+ * declares the whole topology and starts the consumer. Whatever kills the channel alone (a
+ * channel error, the queue deleted under us) closes the connection, so the same setup runs again.
  *
  * The queue outlives a dropped connection by `queueExpires`: RabbitMQ keeps what peers publish
- * meanwhile and the instance consumes it when it is back, whichever instance reconnects first.
+ * meanwhile and the instance consumes it when it is back.
  */
 export class AmqpTransport implements SyncTransport {
   readonly type = 'amqp';
-  private readonly key: string;
-  private readonly uri?: string;
-  private readonly logger: SyncLogger;
-  private readonly socketOptions: SocketOptions;
-  private readonly reconnectDelay: number;
-  private readonly maxReconnectDelay: number;
-  private readonly closeBudget: number;
+  private readonly status = new StatusReporter();
+  private readonly scrubber: SecretScrubber;
+  private readonly queueOptions: Options.AssertQueue;
   /** Our own name, so that a reconnect finds the same queue; '' lets RabbitMQ name it. */
   private queueName: string;
-  private readonly queueOptions: Options.AssertQueue;
-  private readonly secrets: string[];
-  private connect?: Connect;
   private handlers?: SyncTransportHandlers;
-  private status: TransportStatus = 'connecting';
-  private everReady = false;
+  private recovering?: RecoveringChannelModel;
+  /** The newest connection: live, or still in the setup. */
+  private session?: Session;
+  private live?: Live;
+  private backpressure?: Backpressure;
+  /** Why the attempt in progress failed: tells a failed attempt from a dropped connection. */
+  private attemptError?: Error;
+  private lastFailure?: string;
   private closing = false;
   private closed?: Promise<void>;
-  private session?: Session;
-  /** The channel to write to right now; unset while waiting for 'drain' or a connection. */
-  private direct?: Channel;
-  /** Bodies accepted while `direct` was unset, in order; `head` is the next one to write. */
-  private backlog: Array<Buffer | undefined> = [];
-  private head = 0;
-  private attempt?: Promise<void>;
-  private timer?: NodeJS.Timeout;
-  private failures = 0;
-  private lastFailure?: string;
-  private readonly retiring = new Set<Promise<void>>();
 
-  constructor(context: SyncTransportContext) {
-    this.key = context.key;
-    this.uri = context.uri;
-    this.logger = context.logger;
-    const settings: AmqpTransportOptions = context.options.amqp ?? {};
-    this.reconnectDelay = positive(
-      'amqp.reconnectDelay',
-      settings.reconnectDelay,
-      DEFAULT_RECONNECT_DELAY,
-    );
-    this.maxReconnectDelay = Math.max(
-      this.reconnectDelay,
-      positive('amqp.maxReconnectDelay', settings.maxReconnectDelay, DEFAULT_MAX_RECONNECT_DELAY),
-    );
-    this.closeBudget = context.options.closeTimeout ?? DEFAULT_CLOSE_BUDGET;
-    const expires = atLeastZero('amqp.queueExpires', settings.queueExpires, DEFAULT_QUEUE_EXPIRES);
-    const maxLength =
-      settings.queueMaxLength === undefined
-        ? undefined
-        : positive('amqp.queueMaxLength', settings.queueMaxLength, 0, 'a positive integer');
-    if (expires > 0) {
-      this.queueName = this.newQueueName();
-      // Not auto-delete: the consumer goes with a dropped connection, the queue must stay. Durable
-      // because RabbitMQ 4.3 refuses transient non-exclusive queues; `expires` removes it. Classic
-      // named explicitly: some brokers (Amazon MQ 4) make quorum queues the default type.
-      this.queueOptions = {
-        durable: true,
-        exclusive: false,
-        autoDelete: false,
-        expires,
-        maxLength,
-        arguments: { 'x-queue-type': 'classic' },
-      };
-    } else {
-      this.queueName = '';
-      this.queueOptions = { durable: false, exclusive: true, autoDelete: true, maxLength };
-    }
-    this.socketOptions = this.buildSocketOptions(settings.socketOptions);
-    this.secrets = secretsOf(this.uri);
+  constructor(private readonly context: SyncTransportContext<AmqpSettings>) {
+    const queue = instanceQueue(context.key, context.settings);
+    this.queueName = queue.name;
+    this.queueOptions = queue.options;
+    const socket = context.settings.socketOptions as { password?: string; passphrase?: string };
+    this.scrubber = new SecretScrubber(context.uri, [socket.password, socket.passphrase]);
   }
 
   async open(handlers: SyncTransportHandlers): Promise<void> {
     if (this.handlers || this.closing) return;
     this.handlers = handlers;
-    handlers.status('connecting');
-    const amqplib = interopDefault(
-      await loadPackage('amqplib', 'amqp://', () => import('amqplib')),
-    );
+    this.status.attach((status, error) => handlers.status(status, error));
+    const amqplib = await loadAmqplib();
     if (this.closing) return;
-    this.connect = amqplib.connect;
-    this.startAttempt();
+    const { uri, settings } = this.context;
+    const recovering = await amqplib.connect(uri ?? 'amqp://localhost', {
+      ...(settings.socketOptions as SocketOptions),
+      recovery: {
+        initialDelay: settings.reconnectDelay,
+        maxDelay: settings.maxReconnectDelay,
+        factor: 2,
+        jitter: 0.2,
+        // Boot never waits for the broker: the first attempt runs in the background too.
+        waitForConnect: false,
+        setup: (model: ChannelModel) => this.setup(model),
+      },
+    });
+    this.recovering = recovering;
+    if (this.closing) {
+      // Closed meanwhile: recovery's first attempt has not started yet (it waits for a turn).
+      await recovering.close();
+      return;
+    }
+    recovering.on('connect', () => this.connected());
+    recovering.on('disconnect', (error: Error) => this.disconnected(error));
+    recovering.on('connect-failed', (error: Error) => (this.attemptError = error));
+    recovering.on('reconnect-scheduled', ({ delay, error }: { delay: number; error: Error }) =>
+      this.scheduled(error, delay),
+    );
+    recovering.on('blocked', (reason: string) =>
+      this.context.logger.warn(
+        `RabbitMQ blocked the connection (${reason}); events wait, within maxPending, until it unblocks.`,
+      ),
+    );
+    recovering.on('unblocked', () =>
+      this.context.logger.log('RabbitMQ unblocked the connection; events flow again.'),
+    );
+    // Connection errors are followed by 'disconnect', which carries them to the status.
+    recovering.on('error', ignore);
   }
 
   publish(payload: Uint8Array | string): void | Promise<void> {
-    const body = typeof payload === 'string' ? Buffer.from(payload) : toBuffer(payload);
-    const channel = this.direct;
-    if (channel !== undefined) {
-      // `false` means the message is queued in amqplib above its high-water mark: later ones wait
-      // for 'drain' in our backlog so that order holds and memory stays with us, not the socket.
-      if (!channel.publish(this.key, '', body, NO_OPTIONS)) this.direct = undefined;
-      return;
+    const live = this.live;
+    if (!live) {
+      const state = this.closing ? 'closed' : 'not connected';
+      return Promise.reject(new Error(`the AMQP transport is ${state}`));
     }
-    if (this.closing) return Promise.reject(new Error('the AMQP transport is closed'));
-    this.backlog.push(body);
+    const body = typeof payload === 'string' ? Buffer.from(payload) : toBuffer(payload);
+    if (live.channel.publish(this.context.key, '', body, NO_OPTIONS)) return;
+    // amqplib took it above its high-water mark: it settles once amqplib has written it out, so
+    // the core hands over no more than its window meanwhile.
+    return this.waitForDrain(live.channel);
   }
 
   close(): Promise<void> {
@@ -157,144 +146,98 @@ export class AmqpTransport implements SyncTransport {
     return this.closed;
   }
 
-  private async shutdown(): Promise<void> {
-    this.closing = true;
-    this.direct = undefined;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    // An attempt in flight cannot be cancelled in amqplib; it notices `closing` at its next step.
-    if (this.attempt) await this.attempt;
-    const session = this.session;
-    this.session = undefined;
-    if (session && !session.dead) await this.retire(session, true);
-    const unsent = this.backlog.length - this.head;
-    if (unsent > 0) {
-      this.logger.warn(
-        `${unsent} event(s) handed to the AMQP transport were never sent: RabbitMQ at ` +
-          `${redactUri(this.uri)} was unreachable until shutdown.`,
-      );
-    }
-    this.backlog = [];
-    this.head = 0;
-    await Promise.all([...this.retiring]);
-    this.report('closed');
+  /** Runs on every new connection, before amqplib reports it: the whole topology, then the consumer. */
+  private async setup(model: ChannelModel): Promise<void> {
+    if (this.closing) throw new Error('the AMQP transport is closing');
+    this.session = { model, ended: new Promise((resolve) => model.once('close', () => resolve())) };
+    const { key } = this.context;
+    const channel = await model.createChannel();
+    // Only a channel error closes the channel alone (a dropped connection closes it without one):
+    // start the session over on a new connection, where this setup runs again.
+    channel.on('error', (error: Error) =>
+      this.restart(model, `RabbitMQ closed the channel (${this.scrubber.text(error.message)})`),
+    );
+    // Exactly feathers-sync's declaration: any other argument makes RabbitMQ refuse one side (406).
+    await channel.assertExchange(key, 'fanout', { durable: false });
+    // In a cluster, a durable queue whose node is down cannot be declared (404) until that node
+    // is back: start afresh with another queue rather than wait.
+    const { queue } = await channel
+      .assertQueue(this.queueName, this.queueOptions)
+      .catch((error: unknown) => this.renameQueueOn(404, error));
+    await channel.bindQueue(queue, key, '');
+    // An exclusive consumer: should RabbitMQ still feed a connection of ours that it has not seen
+    // die yet (until its heartbeat times out), it refuses this one (403) instead of splitting the
+    // deliveries with a dead socket; the next attempt then uses a fresh queue.
+    const { consumerTag } = await channel
+      .consume(queue, (message) => this.deliver(model, message), { noAck: true, exclusive: true })
+      .catch((error: unknown) => this.renameQueueOn(403, error));
+    if (this.closing) throw new Error('the AMQP transport is closing');
+    const onDrain = () => this.drained(channel);
+    channel.on('drain', onDrain);
+    this.live = { model, channel, consumerTag, onDrain };
   }
 
-  private startAttempt(): void {
-    this.timer = undefined;
-    const attempt = this.connectOnce().finally(() => {
-      if (this.attempt === attempt) this.attempt = undefined;
-    });
-    this.attempt = attempt;
-  }
-
-  /** Connects and declares the topology; never rejects (failures schedule the next attempt). */
-  private async connectOnce(): Promise<void> {
-    let connection: ChannelModel;
-    try {
-      connection = await this.connect!(this.uri ?? 'amqp://localhost', this.socketOptions);
-    } catch (error) {
-      if (!this.closing) this.failed(error);
-      return;
-    }
-    const session = this.track(connection);
-    this.session = session;
-    if (this.closing) return;
-    try {
-      const channel = await connection.createChannel();
-      session.channel = channel;
-      this.listen(session, channel, 'error', (error: Error) => this.drop(session, error));
-      // A closing connection closes its channels first: let the connection's 'close', which
-      // carries the reason, come before this one.
-      this.listen(session, channel, 'close', () =>
-        queueMicrotask(() => this.drop(session, new Error('RabbitMQ closed the channel'))),
-      );
-      this.listen(session, channel, 'drain', () => this.drained(session));
-      if (session.dead || this.closing) return;
-      // Exactly feathers-sync's declaration: any other argument makes RabbitMQ refuse one side (406).
-      await channel.assertExchange(this.key, 'fanout', { durable: false });
-      // In a cluster, a durable queue whose node is down cannot be declared (404) until that
-      // node is back: start afresh with another queue rather than wait.
-      const { queue } = await channel
-        .assertQueue(this.queueName, this.queueOptions)
-        .catch((error: unknown) => this.renameQueueOn(404, error));
-      await channel.bindQueue(queue, this.key, '');
-      if (session.dead || this.closing) return;
-      // An exclusive consumer: should RabbitMQ still feed a connection of ours that it has not
-      // seen die yet (until its heartbeat times out), it refuses this one (403) instead of
-      // splitting the deliveries with a dead socket; the next attempt then uses a fresh queue.
-      const { consumerTag } = await channel
-        .consume(queue, (message) => this.deliver(session, message), {
-          noAck: true,
-          exclusive: true,
-        })
-        .catch((error: unknown) => this.renameQueueOn(403, error));
-      session.consumerTag = consumerTag;
-    } catch (error) {
-      this.drop(session, error);
-      return;
-    }
-    if (session.dead || this.closing) return;
-    session.live = true;
-    this.everReady = true;
-    this.failures = 0;
+  private connected(): void {
     this.lastFailure = undefined;
-    // What waited for the connection goes first, before the core sends its own outbox on `ready`.
-    this.flush(session);
-    this.report('ready');
+    this.status.ready();
   }
 
-  /** Rethrows `error`, after picking a new queue name if it has the code that calls for one. */
-  private renameQueueOn(code: number, error: unknown): never {
-    if (this.queueName && (error as { code?: unknown } | null)?.code === code) {
-      this.queueName = this.newQueueName();
-    }
-    throw error;
+  /** The live connection closed (a channel or consumer failure that closed it already said why). */
+  private disconnected(error: Error): void {
+    const clean = this.scrubber.error(error);
+    if (!this.closing && this.status.isReady) this.status.dropped(clean);
+    this.retire(clean);
   }
 
-  private newQueueName(): string {
-    return `${this.key.slice(0, MAX_KEY_IN_QUEUE_NAME)}.${randomUUID()}`;
-  }
-
-  private track(connection: ChannelModel): Session {
-    const session: Session = {
-      connection,
-      live: false,
-      dead: false,
-      ended: new Promise<void>((resolve) => connection.once('close', () => resolve())),
-      listeners: [],
-    };
-    this.listen(session, connection, 'error', (error: Error) => this.drop(session, error));
-    this.listen(session, connection, 'close', (error?: Error) =>
-      this.drop(session, error ?? new Error('RabbitMQ closed the connection')),
-    );
-    this.listen(session, connection, 'blocked', (reason: string) =>
-      this.logger.warn(
-        `RabbitMQ blocked the connection (${reason}); events wait in memory until it unblocks.`,
-      ),
-    );
-    this.listen(session, connection, 'unblocked', () =>
-      this.logger.log('RabbitMQ unblocked the connection; events flow again.'),
-    );
-    return session;
-  }
-
-  private listen(
-    session: Session,
-    emitter: NodeJS.EventEmitter,
-    event: string,
-    fn: Listener,
-  ): void {
-    emitter.on(event, fn);
-    session.listeners.push([emitter, event, fn]);
-  }
-
-  private deliver(session: Session, message: ConsumeMessage | null): void {
-    if (message === null) {
-      this.drop(session, new Error(`RabbitMQ cancelled the consumer on exchange "${this.key}"`));
+  /** Recovery waits `delay` ms before its next attempt: after a failed attempt, log why. */
+  private scheduled(error: Error, delay: number): void {
+    const failedAttempt = error === this.attemptError;
+    this.attemptError = undefined;
+    if (this.closing) return;
+    if (!failedAttempt) {
+      this.context.logger.debug?.(`Reconnecting to RabbitMQ in ${delay} ms.`);
       return;
     }
-    if (session.dead || this.closing) return;
+    const clean = this.scrubber.error(error);
+    this.status.dropped(clean);
+    const { settings, key, uri } = this.context;
+    const text =
+      `Could not ${this.status.wasEverReady ? 'reconnect' : 'connect'} to RabbitMQ at ` +
+      `${redactUri(uri)} (exchange "${key}"): ${clean.message}${hintFor(error, key)} ` +
+      `Retrying in ${delay} ms, then with backoff up to ${settings.maxReconnectDelay} ms.`;
+    if (clean.message !== this.lastFailure) {
+      this.lastFailure = clean.message;
+      this.context.logger.warn(text);
+    } else {
+      this.context.logger.debug?.(text);
+    }
+  }
+
+  /** The session broke without its connection: close the connection, recovery builds a new one. */
+  private restart(model: ChannelModel, reason: string): void {
+    if (this.closing || this.live?.model !== model) return;
+    this.context.logger.warn(`${reason} on exchange "${this.context.key}"; reconnecting.`);
+    const error = new Error(reason);
+    this.status.dropped(error);
+    this.retire(error);
+    model.close().catch(ignore);
+  }
+
+  /** Publishing stops on the live session; what amqplib had not written out yet is lost with it. */
+  private retire(error: Error): void {
+    const live = this.live;
+    this.live = undefined;
+    live?.channel.removeListener('drain', live.onDrain);
+    this.backpressure?.reject(error);
+    this.backpressure = undefined;
+  }
+
+  private deliver(model: ChannelModel, message: ConsumeMessage | null): void {
+    if (message === null) {
+      this.restart(model, 'RabbitMQ cancelled the consumer (its queue was deleted?)');
+      return;
+    }
+    if (this.closing) return;
     try {
       this.handlers?.message(message.content);
     } catch {
@@ -302,275 +245,65 @@ export class AmqpTransport implements SyncTransport {
     }
   }
 
-  private drained(session: Session): void {
-    if (session.dead || !session.live || this.closing) return;
-    this.flush(session);
-  }
-
-  /** Writes the backlog until amqplib pushes back; `direct` is set again once it is empty. */
-  private flush(session: Session): void {
-    const channel = session.channel!;
-    while (this.head < this.backlog.length) {
-      const body = this.backlog[this.head]!;
-      this.backlog[this.head++] = undefined;
-      let accepted: boolean;
-      try {
-        accepted = channel.publish(this.key, '', body, NO_OPTIONS);
-      } catch (error) {
-        this.logger.warn(`An event could not be handed to RabbitMQ: ${this.clean(error).message}`);
-        continue;
-      }
-      if (!accepted) {
-        this.compact();
-        return;
-      }
+  private waitForDrain(channel: Channel): Promise<void> {
+    if (this.backpressure?.channel !== channel) {
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.backpressure = { channel, promise, resolve, reject };
     }
-    this.backlog = [];
-    this.head = 0;
-    this.direct = channel;
+    return this.backpressure.promise;
   }
 
-  private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.backlog.length) {
-      this.backlog = this.backlog.slice(this.head);
-      this.head = 0;
+  private drained(channel: Channel): void {
+    if (this.backpressure?.channel !== channel) return;
+    this.backpressure.resolve();
+    this.backpressure = undefined;
+  }
+
+  /** Rethrows `error`, after picking a new queue name if it has the code that calls for one. */
+  private renameQueueOn(code: number, error: unknown): never {
+    if (this.queueName && (error as { code?: unknown } | null)?.code === code) {
+      this.queueName = freshQueueName(this.context.key);
     }
-  }
-
-  /** Retires a failed session and schedules the next attempt. Safe to call twice. */
-  private drop(session: Session, error: unknown): void {
-    if (session.dead) return;
-    const wasLive = session.live;
-    this.detach(session);
-    if (this.session === session) this.session = undefined;
-    this.direct = undefined;
-    this.retireInBackground(session);
-    if (this.closing) return;
-    if (wasLive) {
-      this.report('reconnecting', this.clean(error));
-      this.schedule();
-    } else {
-      this.failed(error);
-    }
-  }
-
-  /** A connection attempt or topology declaration failed: log the first of a kind, retry later. */
-  private failed(error: unknown): void {
-    const clean = this.clean(error);
-    this.report(this.everReady ? 'reconnecting' : 'connecting', clean);
-    const delay = this.schedule();
-    const text =
-      `Could not ${this.everReady ? 'reconnect' : 'connect'} to RabbitMQ at ${redactUri(this.uri)} ` +
-      `(exchange "${this.key}"): ${clean.message}${hintFor(error, this.key)} ` +
-      `Retrying in ${delay} ms, then with backoff up to ${this.maxReconnectDelay} ms.`;
-    if (clean.message !== this.lastFailure) {
-      this.lastFailure = clean.message;
-      this.logger.warn(text);
-    } else {
-      this.logger.debug?.(text);
-    }
-  }
-
-  private schedule(): number {
-    if (this.timer || this.closing) return 0;
-    const nominal = Math.min(this.maxReconnectDelay, this.reconnectDelay * 2 ** this.failures);
-    if (this.failures < 30) this.failures++;
-    // Jitter downwards only, so that `maxReconnectDelay` stays an upper bound; it spreads a fleet
-    // that lost the broker at the same moment.
-    const delay = Math.round(nominal * (1 - Math.random() * 0.25));
-    this.timer = setTimeout(() => this.startAttempt(), delay);
-    return delay;
-  }
-
-  /** Removes our listeners from a session's objects, leaving a silent 'error' one on each. */
-  private detach(session: Session): void {
-    session.dead = true;
-    session.live = false;
-    const emitters = new Set<NodeJS.EventEmitter>();
-    for (const [emitter, event, fn] of session.listeners) {
-      emitter.removeListener(event, fn);
-      emitters.add(emitter);
-    }
-    session.listeners.length = 0;
-    // An amqplib object without an 'error' listener throws the error out of the process.
-    for (const emitter of emitters) emitter.on('error', ignore);
-  }
-
-  private retireInBackground(session: Session): void {
-    const retiring = this.retire(session, false).finally(() => this.retiring.delete(retiring));
-    this.retiring.add(retiring);
+    throw error;
   }
 
   /**
-   * Closes a session within the close budget. Final (the transport closes): stop consuming, hand
-   * over the backlog, delete the queue, then close the channel (RabbitMQ acknowledges that only
-   * after the writes before it) and the connection. Past the budget the socket is destroyed so
-   * that no handle stays open.
+   * Stop consuming, delete our queue (nobody comes back for it), close the channel (RabbitMQ
+   * confirms that only after the writes before it, so what amqplib buffered goes out), then stop
+   * recovery and close the connection, also one still in the setup. Past `closeTimeout` the socket
+   * is destroyed. An attempt still opening its socket ends by its own `socketOptions.timeout`.
    */
-  private async retire(session: Session, final: boolean): Promise<void> {
-    const live = session.live;
-    if (!session.dead) this.detach(session);
-    const { connection, channel } = session;
-    const steps = async (): Promise<void> => {
-      try {
-        if (final && channel) {
-          if (session.consumerTag) await channel.cancel(session.consumerTag).catch(ignore);
-          // Past the high-water mark on purpose: the process is about to let go of these anyway.
-          while (live && this.head < this.backlog.length) {
-            const body = this.backlog[this.head]!;
-            this.backlog[this.head++] = undefined;
-            channel.publish(this.key, '', body, NO_OPTIONS);
-          }
-          // Nobody will come back for what it holds; don't leave it to `expires`.
-          if (this.queueName) await channel.deleteQueue(this.queueName).catch(ignore);
-          await channel.close().catch(ignore);
-        }
-      } finally {
-        await connection.close().catch(ignore);
-      }
-    };
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<'expired'>((resolve) => {
-      timer = setTimeout(() => resolve('expired'), this.closeBudget);
-    });
-    const outcome = await Promise.race([
-      Promise.race([steps().catch(ignore), session.ended]),
-      expired,
-    ]);
-    clearTimeout(timer);
-    if (outcome === 'expired') destroySocket(connection);
-  }
-
-  private report(status: TransportStatus, error?: Error): void {
-    if (this.status === 'closed') return;
-    if (status === this.status && !error) return;
-    this.status = status;
-    this.handlers?.status(status, error);
-  }
-
-  /** amqplib errors carry no uri today; this keeps it that way should one ever include it. */
-  private clean(error: unknown): Error {
-    const raw = asError(error);
-    let text = raw.message;
-    for (const secret of this.secrets) {
-      if (text.includes(secret)) {
-        text = text.split(secret).join(secret === this.uri ? redactUri(this.uri) : '***');
-      }
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    const deadline = new Deadline(this.context.closeTimeout);
+    const live = this.live;
+    this.live = undefined;
+    if (live) await deadline.within(this.stopConsuming(live));
+    this.retire(new Error('the AMQP transport closed before RabbitMQ had these'));
+    if (this.recovering) await deadline.within(this.recovering.close());
+    const session = this.session;
+    if (session) {
+      session.model.close().catch(ignore);
+      if ((await deadline.within(session.ended)) === 'timeout') destroySocket(session.model);
     }
-    if (text === raw.message) return raw;
-    const copy = new Error(text);
-    copy.name = raw.name;
-    const code = (raw as { code?: unknown }).code;
-    if (code !== undefined) Object.assign(copy, { code });
-    return copy;
+    this.status.closed();
   }
 
-  private buildSocketOptions(given: unknown): SocketOptions {
-    if (given !== undefined && (given === null || typeof given !== 'object')) {
-      throw new FeathersSyncConfigError(
-        messages.invalidOption('amqp.socketOptions', 'an object of amqplib socket options', given),
-      );
-    }
-    const { recovery, ...rest } = (given ?? {}) as SocketOptions & { recovery?: unknown };
-    if (recovery !== undefined) {
-      this.logger.warn(
-        'amqp.socketOptions.recovery is ignored: the AMQP transport reconnects by itself ' +
-          '(tune it with amqp.reconnectDelay and amqp.maxReconnectDelay).',
-      );
-    }
-    return {
-      timeout: DEFAULT_SOCKET_TIMEOUT,
-      ...rest,
-      // Names the connection in the RabbitMQ management UI; the user's properties win.
-      clientProperties: {
-        connection_name: `nestjs-feathers-sync ${this.key}`,
-        ...rest.clientProperties,
-      },
-    };
+  private async stopConsuming({ channel, consumerTag }: Live): Promise<void> {
+    await channel.cancel(consumerTag).catch(ignore);
+    if (this.queueName) await channel.deleteQueue(this.queueName).catch(ignore);
+    await channel.close();
+    // RabbitMQ had every publish before the close: they are sent.
+    this.drained(channel);
   }
 }
 
-function positive(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  expected = 'a positive number of milliseconds',
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new FeathersSyncConfigError(messages.invalidOption(name, expected, value));
-  }
-  return value;
-}
-
-function atLeastZero(name: string, value: number | undefined, fallback: number): number {
-  if (value === 0) return 0;
-  return positive(name, value, fallback, '0 or a positive number of milliseconds');
-}
-
-/** The strings that must never reach a log: the uri itself and its password, raw and decoded. */
-function secretsOf(uri: string | undefined): string[] {
-  if (uri === undefined) return [];
-  const secrets = new Set<string>([uri]);
-  try {
-    const { username, password } = new URL(uri);
-    // As redactUri does: without a password, the user part is the secret (a token).
-    const secret = password || username;
-    for (const candidate of [secret, safeDecode(secret)]) {
-      if (candidate.length >= MIN_SECRET_LENGTH) secrets.add(candidate);
-    }
-  } catch {
-    // The factory only builds this transport for a uri `new URL` accepts.
-  }
-  // Longest first: the uri contains the password.
-  return [...secrets].sort((a, b) => b.length - a.length);
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-function hintFor(error: unknown, key: string): string {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  const message = String((error as Error | undefined)?.message);
-  if (code === 406 && /exchange/i.test(message)) {
-    return (
-      `. The exchange "${key}" exists with other settings; feathers-sync and this module declare ` +
-      'it as fanout with durable: false. Delete that exchange or use another key.'
-    );
-  }
-  if (/Login was refused/i.test(message)) {
-    return '. Check the user and password in the uri and their permissions on the vhost.';
-  }
-  if (/exclusive use/i.test(message)) {
-    return (
-      '. A connection of this instance that RabbitMQ has not yet seen die still consumes the ' +
-      'queue; the next attempt declares a new one.'
-    );
-  }
-  return '.';
-}
-
-/** Node's own errors may come from another realm (jest's sandbox): `instanceof` is not enough. */
-function asError(error: unknown): Error {
-  if (error instanceof Error) return error;
-  if (error !== null && typeof error === 'object' && typeof (error as Error).message === 'string') {
-    return error as Error;
-  }
-  return new Error(String(error));
-}
-
-function destroySocket(connection: ChannelModel): void {
-  const stream = (connection.connection as unknown as { stream?: { destroy(): void } }).stream;
+function destroySocket(model: ChannelModel): void {
+  const stream = (model.connection as unknown as { stream?: { destroy(): void } }).stream;
   stream?.destroy();
-}
-
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

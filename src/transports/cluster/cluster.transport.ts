@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import cluster, { type Worker } from 'node:cluster';
 import { FeathersSyncConfigError } from '../../errors/sync.errors.js';
+import { toBuffer } from '../../shared/bytes.js';
+import { asError, errorText } from '../../shared/errors.js';
+import type { SyncLogger } from '../../shared/logger.js';
+import { StatusReporter } from '../../shared/status.js';
 import type {
-  SyncLogger,
   SyncTransport,
   SyncTransportContext,
   SyncTransportHandlers,
-  TransportStatus,
 } from '../sync-transport.js';
 
 /**
@@ -73,7 +75,7 @@ export class ClusterTransport implements SyncTransport {
   private readonly sub = randomBytes(9).toString('base64url');
   private readonly send: Send;
   private handlers?: SyncTransportHandlers;
-  private status: TransportStatus = 'connecting';
+  private readonly status = new StatusReporter();
   private retryTimer?: NodeJS.Timeout;
   private retryDelay = FIRST_RETRY_MS;
   private silentSince = 0;
@@ -82,10 +84,10 @@ export class ClusterTransport implements SyncTransport {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly onMessage = (message: unknown) => this.receive(message);
   private readonly onDisconnect = () => {
-    this.report('reconnecting', new Error(channelClosed()));
+    this.status.dropped(new Error(channelClosed()));
   };
 
-  constructor(context: SyncTransportContext) {
+  constructor(context: SyncTransportContext<unknown>) {
     // Fail boot, not the first publish: without a channel to a primary nothing can ever sync.
     const send = process.send?.bind(process);
     if (typeof send !== 'function') throw new FeathersSyncConfigError(notAWorker());
@@ -96,7 +98,7 @@ export class ClusterTransport implements SyncTransport {
 
   open(handlers: SyncTransportHandlers): void {
     this.handlers = handlers;
-    handlers.status('connecting');
+    this.status.attach((status, error) => handlers.status(status, error));
     process.on('message', this.onMessage);
     process.on('disconnect', this.onDisconnect);
     this.silentSince = Date.now();
@@ -131,11 +133,11 @@ export class ClusterTransport implements SyncTransport {
     // Our listeners keep the IPC channel referenced; without them the worker may exit by itself.
     process.removeListener('message', this.onMessage);
     process.removeListener('disconnect', this.onDisconnect);
-    this.report('closed');
+    this.status.closed();
   }
 
   private subscribe(): void {
-    if (this.closing || this.status === 'ready') return;
+    if (this.closing || this.status.isReady) return;
     if (process.connected) {
       this.track(frame({ t: 'subscribe', key: this.key, sub: this.sub })).catch(() => undefined);
     }
@@ -152,7 +154,7 @@ export class ClusterTransport implements SyncTransport {
     if (this.closing || !isFrame(message) || message.key !== this.key) return;
     if (message.t === 'subscribed' && message.sub === this.sub) {
       clearTimeout(this.retryTimer);
-      this.report('ready');
+      this.status.ready();
       return;
     }
     if (message.t !== 'publish' || message.from === this.sub || typeof message.data !== 'string') {
@@ -163,7 +165,7 @@ export class ClusterTransport implements SyncTransport {
       this.handlers?.message(payload);
     } catch (error) {
       // A listener throwing here would surface as an uncaught exception of the whole worker.
-      this.logger.error(`cluster:// message handler threw: ${(error as Error).message}`);
+      this.logger.error(`cluster:// message handler threw: ${errorText(error)}`);
     }
   }
 
@@ -173,19 +175,13 @@ export class ClusterTransport implements SyncTransport {
       try {
         this.send(body, (error) => (error ? reject(error) : resolve()));
       } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
+        reject(asError(error));
       }
     });
     this.inFlight.add(sent);
     const forget = () => this.inFlight.delete(sent);
     sent.then(forget, forget);
     return sent;
-  }
-
-  private report(status: TransportStatus, error?: Error): void {
-    if (this.status === 'closed' || (status === this.status && !error)) return;
-    this.status = status;
-    this.handlers?.status(status, error);
   }
 }
 
@@ -275,10 +271,4 @@ export function setupClusterSyncPrimary(): ClusterSyncPrimary {
 function deliver(worker: Worker, message: Envelope): void {
   if (!worker.isConnected()) return;
   worker.send(message, undefined, () => undefined);
-}
-
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

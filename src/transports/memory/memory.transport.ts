@@ -1,3 +1,4 @@
+import { StatusReporter } from '../../shared/status.js';
 import type {
   SyncTransport,
   SyncTransportContext,
@@ -14,25 +15,26 @@ const buses = new Map<string, Set<Subscriber>>();
 
 /**
  * `memory://`: an in-process bus for tests and single-instance apps. Delivery is asynchronous
- * (next macrotask-free microtask) and in publish order, like a broker, so a listener never runs
+ * (a microtask per subscriber) and in publish order, like a broker, so a listener never runs
  * inside the emitter's call.
  */
 export class MemoryTransport implements SyncTransport {
   readonly type = 'memory';
   private readonly key: string;
+  private readonly status = new StatusReporter();
   private subscriber?: Subscriber;
 
-  constructor(context: SyncTransportContext) {
+  constructor(context: SyncTransportContext<unknown>) {
     this.key = context.key;
   }
 
   open(handlers: SyncTransportHandlers): void {
-    handlers.status('connecting');
+    this.status.attach((status, error) => handlers.status(status, error));
     this.subscriber = (payload) => handlers.message(payload);
     let bus = buses.get(this.key);
     if (!bus) buses.set(this.key, (bus = new Set()));
     bus.add(this.subscriber);
-    queueMicrotask(() => handlers.status('ready'));
+    queueMicrotask(() => this.status.ready());
   }
 
   publish(payload: Uint8Array | string): void {
@@ -47,6 +49,7 @@ export class MemoryTransport implements SyncTransport {
       bus.delete(this.subscriber);
       if (bus.size === 0) buses.delete(this.key);
     }
+    this.status.closed();
     return Promise.resolve();
   }
 }

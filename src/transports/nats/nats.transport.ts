@@ -1,29 +1,21 @@
 import type * as Nats from 'nats';
 import type { ConnectionOptions, Msg, NatsConnection, NatsError } from 'nats';
-import { redactUri } from '../../core/redact.js';
-import { RateLimitedWarnings } from '../../core/sync-logger.js';
-import { FeathersSyncConfigError } from '../../errors/sync.errors.js';
-import { messages } from '../../errors/sync.messages.js';
-import type { NatsTransportOptions } from '../../feathers-sync.options.js';
-import { interopDefault, loadPackage } from '../load-package.js';
+import type { NatsSettings } from '../../options/transport-options.js';
+import { asError, errorText } from '../../shared/errors.js';
+import { RateLimitedWarnings } from '../../shared/logger.js';
+import { redactUri } from '../../shared/redact.js';
+import { StatusReporter } from '../../shared/status.js';
+import { Deadline } from '../../shared/timeout.js';
+import { loadNats } from '../broker-packages.js';
 import type {
-  SyncLogger,
   SyncTransport,
   SyncTransportContext,
   SyncTransportHandlers,
-  TransportStatus,
 } from '../sync-transport.js';
 
 type NatsModule = typeof Nats;
 type Credentials = Pick<ConnectionOptions, 'user' | 'pass' | 'token'>;
 
-const DEFAULT_RECONNECT_TIME_WAIT = 500;
-const DEFAULT_RECONNECT_JITTER = 500;
-/** nats.js's own default: a TLS handshake costs the server more, so a fleet spreads out further. */
-const DEFAULT_RECONNECT_JITTER_TLS = 1000;
-const DEFAULT_CLOSE_TIMEOUT = 5000;
-/** Leave the core's closeTimeout some room, so our forced close still happens inside it. */
-const CLOSE_BUDGET_SHARE = 0.8;
 /** Ceiling of the backoff between fresh connections after nats.js gave one up (e.g. refused credentials). */
 const MAX_RETRY_DELAY = 30_000;
 const ignore = (): void => undefined;
@@ -41,20 +33,16 @@ class ClosingError extends Error {
  * long-lived connection (order holds per connection) and passes the payload on as bytes, so binary
  * serializers work. nats.js reconnects and re-subscribes by itself; we only tell it never to give
  * up, confirm with a PING round trip that the server has the subscription again before reporting
- * `ready`, and open a new connection if nats.js ever closes one for good.
+ * `ready`, and open a new connection if nats.js ever closes one for good. The publishes of one
+ * turn settle with one PING round trip behind them: the server has them, or they are sent again.
  */
 export class NatsTransport implements SyncTransport {
   readonly type = 'nats';
-  private readonly key: string;
-  private readonly uri?: string;
-  private readonly logger: SyncLogger;
+  private readonly status = new StatusReporter();
   /** A permission the server refuses is reported once per publish: keep the log readable. */
   private readonly warnings: RateLimitedWarnings;
-  private readonly settings: NatsTransportOptions;
-  private readonly closeBudget: number;
   private nats?: NatsModule;
   private connectOptions: ConnectionOptions = {};
-  private resumeDelay = 0;
   private handlers?: SyncTransportHandlers;
   private connection?: NatsConnection;
   /** The socket is up (between nats.js's connect/reconnect and its next disconnect). */
@@ -68,46 +56,36 @@ export class NatsTransport implements SyncTransport {
   private failures = 0;
   /** Bumped on every drop, so a round trip or a timer started before it cannot report `ready` after it. */
   private epoch = 0;
-  private everReady = false;
   private closing = false;
   private closed?: Promise<void>;
-  private status: TransportStatus = 'connecting';
+  /** The round trip that acknowledges this turn's publishes, shared by all of them. */
+  private turnFlush?: Promise<void>;
 
-  constructor(context: SyncTransportContext) {
-    this.key = context.key;
-    this.uri = context.uri;
-    this.logger = context.logger;
+  constructor(private readonly context: SyncTransportContext<NatsSettings>) {
     this.warnings = new RateLimitedWarnings(context.logger);
-    this.settings = context.options.nats ?? {};
-    const resumeDelay = this.settings.resumeDelay;
-    if (
-      resumeDelay !== undefined &&
-      (typeof resumeDelay !== 'number' || !Number.isFinite(resumeDelay) || resumeDelay < 0)
-    ) {
-      throw new FeathersSyncConfigError(
-        messages.invalidOption('nats.resumeDelay', 'a number of milliseconds ≥ 0', resumeDelay),
-      );
-    }
-    const closeTimeout = context.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.closeBudget = Math.max(0, Math.floor(closeTimeout * CLOSE_BUDGET_SHARE));
   }
 
   async open(handlers: SyncTransportHandlers): Promise<void> {
     this.handlers = handlers;
-    handlers.status('connecting');
-    const nats = interopDefault(await loadPackage('nats', 'nats://', () => import('nats')));
+    this.status.attach((status, error) => handlers.status(status, error));
+    const nats = await loadNats();
     if (this.closing) return;
     this.nats = nats;
     this.connectOptions = this.buildOptions();
     this.dial();
   }
 
-  publish(payload: Uint8Array | string): void {
+  publish(payload: Uint8Array | string): Promise<void> {
     const connection = this.connection;
     if (!connection) throw new Error('the NATS transport is not connected');
     // Synchronous: nats.js queues the bytes and writes everything queued in one go on the next
-    // microtask, in call order.
-    connection.publish(this.key, payload);
+    // microtask, in call order; one PING behind them all acknowledges the lot.
+    connection.publish(this.context.key, payload);
+    if (!this.turnFlush) {
+      this.turnFlush = connection.flush();
+      queueMicrotask(() => (this.turnFlush = undefined));
+    }
+    return this.turnFlush;
   }
 
   close(): Promise<void> {
@@ -119,8 +97,7 @@ export class NatsTransport implements SyncTransport {
     this.closing = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.resumeTimer);
-    const deadline = Date.now() + this.closeBudget;
-    const left = () => Math.max(0, deadline - Date.now());
+    const deadline = new Deadline(this.context.closeTimeout);
     const connection = this.connection;
     if (connection && !connection.isClosed()) {
       // nats.js's reconnect loop outlives close() until its next turn: wait for that turn (our
@@ -128,16 +105,14 @@ export class NatsTransport implements SyncTransport {
       const loopEnded = this.linkUp ? undefined : this.nextDelayCall();
       // drain(): UNSUB, then a PING round trip behind every PUB already queued, then close.
       // While the link is down that round trip cannot happen, so close straight away.
-      if (this.linkUp && !connection.isDraining()) {
-        await within(connection.drain().catch(ignore), left());
-      }
-      if (!connection.isClosed()) await within(connection.close().catch(ignore), left());
-      if (loopEnded) await within(loopEnded, left());
+      if (this.linkUp && !connection.isDraining()) await deadline.within(connection.drain());
+      if (!connection.isClosed()) await deadline.within(connection.close());
+      if (loopEnded) await deadline.within(loopEnded);
     }
     // A first connect still dialing ends at its next turn the same way: connect() rejects.
-    if (this.dialing) await within(this.dialing, left());
+    if (this.dialing) await deadline.within(this.dialing);
     this.connection = undefined;
-    this.report('closed');
+    this.status.closed();
   }
 
   /** Settles when nats.js next asks our delay hook how long to wait, which, once closing, ends its loop. */
@@ -147,46 +122,29 @@ export class NatsTransport implements SyncTransport {
     });
   }
 
-  /** Our defaults, then the user's connection options, then the uri's host and credentials. */
+  /** The settings' connection options, then the uri's host and credentials, and our delay hook. */
   private buildOptions(): ConnectionOptions {
-    const supplied = { ...(this.settings.connectionOptions ?? {}) } as ConnectionOptions;
-    const fromUri = parseUri(this.uri);
+    const { settings, uri } = this.context;
+    const supplied = settings.connectionOptions as ConnectionOptions;
+    const fromUri = parseUri(uri);
     const servers = unique([
       ...(fromUri.server ? [fromUri.server] : []),
       ...(typeof supplied.servers === 'string' ? [supplied.servers] : (supplied.servers ?? [])),
     ]);
-    if (supplied.port !== undefined && servers.length > 0) {
-      throw new FeathersSyncConfigError(
-        messages.invalidOption(
-          'nats.connectionOptions.port',
-          'left out when the uri names the server (put the port in the uri)',
-          supplied.port,
-        ),
-      );
-    }
     const suppliesAuth =
       supplied.user !== undefined ||
       supplied.pass !== undefined ||
       supplied.token !== undefined ||
       supplied.authenticator !== undefined;
+    // nats.js reads no credentials from a server url: pass the uri's explicitly.
     const options: ConnectionOptions = {
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: DEFAULT_RECONNECT_TIME_WAIT,
-      reconnectJitter: DEFAULT_RECONNECT_JITTER,
-      reconnectJitterTLS: DEFAULT_RECONNECT_JITTER_TLS,
-      // Boot must not fail when NATS is down: nats.js then keeps dialing until a server answers.
-      waitOnFirstConnect: true,
-      // nats.js reads no credentials from a server url: pass the uri's explicitly.
       ...(suppliesAuth ? {} : fromUri.credentials),
       ...supplied,
     };
     if (servers.length > 0) options.servers = servers;
     const delayOf = options.reconnectDelayHandler;
-    const wait = options.reconnectTimeWait ?? DEFAULT_RECONNECT_TIME_WAIT;
-    const jitter = options.tls
-      ? (options.reconnectJitterTLS ?? DEFAULT_RECONNECT_JITTER_TLS)
-      : (options.reconnectJitter ?? DEFAULT_RECONNECT_JITTER);
-    this.resumeDelay = this.settings.resumeDelay ?? wait + jitter;
+    const wait = options.reconnectTimeWait ?? 0;
+    const jitter = (options.tls ? options.reconnectJitterTLS : options.reconnectJitter) ?? 0;
     options.reconnectDelayHandler = () => {
       if (this.closing) {
         this.onDelayCall?.();
@@ -222,11 +180,13 @@ export class NatsTransport implements SyncTransport {
     this.watch(connection);
     void connection.closed().then((error) => this.lost(connection, error));
     try {
-      connection.subscribe(this.key, {
+      connection.subscribe(this.context.key, {
         callback: (error, msg) => this.deliver(error, msg),
       });
     } catch (error) {
-      this.logger.error(`Could not subscribe to NATS subject "${this.key}": ${errorText(error)}`);
+      this.context.logger.error(
+        `Could not subscribe to NATS subject "${this.context.key}": ${errorText(error)}`,
+      );
       await connection.close().catch(ignore);
       return;
     }
@@ -255,7 +215,7 @@ export class NatsTransport implements SyncTransport {
             );
             break;
           case Events.LDM:
-            this.logger.log(
+            this.context.logger.log(
               `The NATS server ${describe(event.data)} is shutting down (lame duck mode); ` +
                 'nats.js will move the connection to another server.',
             );
@@ -274,15 +234,15 @@ export class NatsTransport implements SyncTransport {
     // A failed round trip means the link dropped again: the next reconnect event confirms anew.
     connection.flush().then(() => {
       if (!this.current(connection, epoch)) return;
-      const delay = this.everReady ? this.resumeDelay : 0;
+      const delay = this.status.wasEverReady ? this.context.settings.resumeDelay : 0;
       if (delay <= 0) {
-        this.becomeReady();
+        this.status.ready();
         return;
       }
       clearTimeout(this.resumeTimer);
       this.resumeTimer = setTimeout(() => {
         this.resumeTimer = undefined;
-        if (this.current(connection, epoch)) this.becomeReady();
+        if (this.current(connection, epoch)) this.status.ready();
       }, delay);
     }, ignore);
   }
@@ -297,16 +257,11 @@ export class NatsTransport implements SyncTransport {
     );
   }
 
-  private becomeReady(): void {
-    this.everReady = true;
-    this.report('ready');
-  }
-
   private drop(error?: Error): void {
     this.epoch++;
     clearTimeout(this.resumeTimer);
     this.resumeTimer = undefined;
-    this.report(this.statusAfterDrop(), error);
+    if (!this.closing) this.status.dropped(error);
   }
 
   /** nats.js closed the connection for good (our close, or it gave up): start over unless closing. */
@@ -317,7 +272,7 @@ export class NatsTransport implements SyncTransport {
     if (this.closing) return;
     const cause = error instanceof Error ? error : undefined;
     this.drop(cause);
-    this.logger.warn(
+    this.context.logger.warn(
       `nats.js closed the connection to ${this.where()}${cause ? ` (${cause.message})` : ''}; ` +
         'opening a new one.',
     );
@@ -327,10 +282,10 @@ export class NatsTransport implements SyncTransport {
   private dialFailed(error: unknown): void {
     if (this.closing) return;
     this.failures++;
-    const cause = error instanceof Error ? error : new Error(String(error));
-    this.report(this.statusAfterDrop(), cause);
+    const cause = asError(error);
+    this.status.dropped(cause);
     const delay = this.retryDelay();
-    this.logger.warn(
+    this.context.logger.warn(
       `Could not connect to ${this.where()}: ${cause.message}. Trying again in ${delay} ms.`,
     );
     this.retry(delay);
@@ -346,7 +301,7 @@ export class NatsTransport implements SyncTransport {
 
   /** One reconnect wait, doubled per consecutive failed connection (refused credentials, bad TLS). */
   private retryDelay(): number {
-    const base = (this.connectOptions.reconnectTimeWait ?? DEFAULT_RECONNECT_TIME_WAIT) || 1;
+    const base = (this.connectOptions.reconnectTimeWait ?? 0) || 1;
     return Math.min(MAX_RETRY_DELAY, base * 2 ** Math.min(Math.max(this.failures - 1, 0), 10));
   }
 
@@ -354,7 +309,7 @@ export class NatsTransport implements SyncTransport {
     if (error) {
       this.warnings.warn(
         'subscription',
-        `The NATS subscription on "${this.key}" failed: ${error.message}`,
+        `The NATS subscription on "${this.context.key}" failed: ${error.message}`,
       );
       return;
     }
@@ -363,18 +318,6 @@ export class NatsTransport implements SyncTransport {
     } catch {
       // The core never throws here; a custom handler must not break nats.js's read loop either.
     }
-  }
-
-  private statusAfterDrop(): TransportStatus {
-    if (this.closing) return 'closed';
-    return this.everReady ? 'reconnecting' : 'connecting';
-  }
-
-  private report(status: TransportStatus, error?: Error): void {
-    if (this.status === 'closed') return;
-    if (status === this.status && !error) return;
-    this.status = status;
-    this.handlers?.status(status, error);
   }
 
   /** Servers as host:port only: what goes into a log line must not carry credentials. */
@@ -426,21 +369,4 @@ function describe(data: unknown): string {
 
 function unique(values: string[]): string[] {
   return [...new Set(values)];
-}
-
-/** Waits for `promise`, but no longer than `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  try {
-    await Promise.race([promise.then(ignore, ignore), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

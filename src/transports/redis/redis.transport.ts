@@ -1,11 +1,14 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import type { RedisTransportOptions } from '../../feathers-sync.options';
-import { interopDefault, loadPackage } from '../load-package.js';
+import type { RedisSettings } from '../../options/transport-options.js';
+import { toBuffer } from '../../shared/bytes.js';
+import { asError } from '../../shared/errors.js';
+import { StatusReporter } from '../../shared/status.js';
+import { Deadline } from '../../shared/timeout.js';
+import { loadIoredis } from '../broker-packages.js';
 import type {
   SyncTransport,
   SyncTransportContext,
   SyncTransportHandlers,
-  TransportStatus,
 } from '../sync-transport.js';
 
 type RedisClient = Redis | Cluster;
@@ -13,65 +16,71 @@ type RedisClient = Redis | Cluster;
 /**
  * `redis://` and `rediss://` over ioredis, as feathers-sync does it on the wire: `PUBLISH <key>`
  * on one connection, `SUBSCRIBE <key>` on a second (a subscribed connection cannot publish).
- * ioredis reconnects without a give-up limit; the subscription is renewed on every `ready`.
+ * ioredis reconnects both without a give-up limit; the subscription is renewed on every `ready`.
+ * The transport is `ready` while both connections are.
  */
 export class RedisTransport implements SyncTransport {
   readonly type = 'redis';
-  private readonly key: string;
-  private readonly uri?: string;
-  private readonly settings: RedisTransportOptions;
+  private readonly status = new StatusReporter();
   private publisher?: RedisClient;
   private subscriber?: RedisClient;
   private ownsPublisher = false;
+  private subscribed = false;
   private closing = false;
-  private status: TransportStatus = 'connecting';
-  private handlers?: SyncTransportHandlers;
+  private lastError?: Error;
 
-  constructor(context: SyncTransportContext) {
-    this.key = context.key;
-    this.uri = context.uri;
-    this.settings = context.options.redis ?? {};
-  }
+  constructor(private readonly context: SyncTransportContext<RedisSettings>) {}
 
   async open(handlers: SyncTransportHandlers): Promise<void> {
-    this.handlers = handlers;
-    handlers.status('connecting');
-    const ioredis = await loadPackage('ioredis', 'redis://', () => import('ioredis'));
+    this.status.attach((status, error) => handlers.status(status, error));
+    const { Redis: RedisClass } = await loadIoredis();
     if (this.closing) return;
-    const RedisClass = interopDefault(ioredis);
+    const { uri, key, settings } = this.context;
     const ownOptions: RedisOptions = {
       lazyConnect: true,
       // Writes issued in the same tick go out in one round trip; order is kept.
       enableAutoPipelining: true,
-      // Keep retrying a publish across reconnects instead of failing it after 20 attempts.
-      maxRetriesPerRequest: null,
-      ...(this.settings.options as RedisOptions | undefined),
+      // The core keeps every event until Redis replied and sends again what a dropped connection
+      // lost: ioredis must neither queue commands while disconnected nor hold them across a
+      // reconnect (that would be a second, unbounded queue).
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      ...(settings.options as RedisOptions),
     };
-    const supplied = this.settings.client as RedisClient | undefined;
+    const supplied = settings.client as RedisClient | undefined;
     this.ownsPublisher = !supplied;
-    this.publisher =
-      supplied ?? (this.uri ? new RedisClass(this.uri, ownOptions) : new RedisClass(ownOptions));
-    this.subscriber = (this.publisher as Redis).duplicate({
+    const publisher =
+      supplied ?? (uri ? new RedisClass(uri, ownOptions) : new RedisClass(ownOptions));
+    const subscriber = (publisher as Redis).duplicate({
       lazyConnect: true,
       enableAutoPipelining: false,
     });
+    this.publisher = publisher;
+    this.subscriber = subscriber;
 
     // Every client gets an error listener, or ioredis prints unhandled errors; the status carries it.
-    this.publisher.on('error', (error: Error) =>
-      this.report(this.status === 'ready' ? 'ready' : this.status, error),
-    );
-    this.subscriber.on('error', (error: Error) => this.report(this.statusAfterDrop(), error));
-    this.subscriber.on('close', () => this.report(this.statusAfterDrop()));
-    this.subscriber.on('ready', () => this.subscribe());
-    this.subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
-      if (channel.toString() === this.key) handlers.message(message);
+    const remember = (error: Error) => {
+      this.lastError = asError(error);
+      this.update();
+    };
+    publisher.on('error', remember);
+    subscriber.on('error', remember);
+    publisher.on('ready', () => this.update());
+    publisher.on('close', () => this.update());
+    subscriber.on('close', () => {
+      this.subscribed = false;
+      this.update();
+    });
+    subscriber.on('ready', () => this.subscribe());
+    subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      if (channel.toString() === key) handlers.message(message);
     });
 
-    if (this.ownsPublisher || this.publisher.status === 'wait') {
-      this.publisher.connect().catch(() => undefined);
+    if (this.ownsPublisher || publisher.status === 'wait') {
+      publisher.connect().catch(() => undefined);
     }
     // A rejected first attempt is not final: ioredis keeps retrying and `ready` fires later.
-    this.subscriber.connect().catch(() => undefined);
+    subscriber.connect().catch(() => undefined);
   }
 
   publish(payload: Uint8Array | string): Promise<unknown> {
@@ -79,55 +88,48 @@ export class RedisTransport implements SyncTransport {
     if (!publisher) return Promise.reject(new Error('the Redis transport is not open'));
     const message = typeof payload === 'string' ? payload : toBuffer(payload);
     // The reply (a subscriber count) is not needed: hand the command's own promise back.
-    return publisher.publish(this.key, message);
+    return publisher.publish(this.context.key, message);
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    const deadline = new Deadline(this.context.closeTimeout);
     const subscriber = this.subscriber;
     const publisher = this.publisher;
-    if (subscriber) await quit(subscriber);
-    if (publisher && this.ownsPublisher) await quit(publisher);
-    this.report('closed');
+    if (subscriber) await quit(subscriber, deadline);
+    if (publisher && this.ownsPublisher) await quit(publisher, deadline);
+    this.status.closed();
   }
 
   private subscribe(): void {
     const subscriber = this.subscriber;
     if (!subscriber || this.closing) return;
-    subscriber.subscribe(this.key).then(
-      () => this.report('ready'),
-      (error: Error) => this.report(this.statusAfterDrop(), error),
+    subscriber.subscribe(this.context.key).then(
+      () => {
+        this.subscribed = true;
+        this.update();
+      },
+      (error: unknown) => {
+        this.lastError = asError(error);
+        this.update();
+      },
     );
   }
 
-  private statusAfterDrop(): TransportStatus {
-    if (this.closing) return 'closed';
-    return this.status === 'connecting' ? 'connecting' : 'reconnecting';
-  }
-
-  private report(status: TransportStatus, error?: Error): void {
-    if (this.status === 'closed') return;
-    if (status === this.status && !error) return;
-    this.status = status;
-    this.handlers?.status(status, error);
-  }
-}
-
-/** QUIT waits for replies still due (our flush); a client that is down is just disconnected. */
-async function quit(client: RedisClient): Promise<void> {
-  if (client.status === 'ready') {
-    try {
-      await client.quit();
-      return;
-    } catch {
-      // fall through to a hard disconnect
+  /** Ready while the subscription is live and the publisher connected; else why not. */
+  private update(): void {
+    if (this.closing) return;
+    if (this.subscribed && this.publisher?.status === 'ready') {
+      this.lastError = undefined;
+      this.status.ready();
+    } else {
+      this.status.dropped(this.lastError);
     }
   }
-  client.disconnect();
 }
 
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** QUIT waits for replies still due (our flush); past the deadline, or when down, disconnect. */
+async function quit(client: RedisClient, deadline: Deadline): Promise<void> {
+  if (client.status === 'ready' && (await deadline.within(client.quit())) === 'done') return;
+  client.disconnect();
 }

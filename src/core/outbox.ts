@@ -1,0 +1,264 @@
+import { byteLength } from '../shared/bytes.js';
+import { errorText } from '../shared/errors.js';
+import type { RateLimitedWarnings } from '../shared/logger.js';
+import type { SyncCounters } from './sync-stats.js';
+
+/** What the outbox sends through: the transport's `publish`. */
+export type OutboxSend = (payload: string | Uint8Array) => void | Promise<unknown>;
+
+export interface OutboxOptions {
+  /** Most events waiting or in flight; past it the oldest waiting ones are dropped. */
+  maxPending: number;
+  /** Most bytes waiting or in flight; past it the oldest waiting ones are dropped. */
+  maxPendingBytes: number;
+  /** Joins the messages of one event-loop turn into one (lean JSON), or undefined: no batching. */
+  frame?: (parts: readonly string[]) => string;
+  /** Largest batch frame. */
+  maxFrameBytes: number;
+  /** Called for each broker message as it is formed (the app's `sync-out`). */
+  formed: (payload: string | Uint8Array) => void;
+  /** The broker's name, for warnings. */
+  type: string;
+}
+
+interface Entry {
+  payload: string | Uint8Array;
+  events: number;
+  bytes: number;
+}
+
+/** At most this much is handed to the transport and not yet settled: its own buffers stay small. */
+const MAX_IN_FLIGHT_MESSAGES = 4096;
+const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
+const MAX_BATCH_EVENTS = 512;
+
+/** A queue with an index for its head: `shift()` of a large array is O(n). */
+class Fifo<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  drain(): T[] {
+    const rest = this.items.slice(this.head) as T[];
+    this.items = [];
+    this.head = 0;
+    return rest;
+  }
+}
+
+/**
+ * Every message on its way to the broker, and the one bound on all of them: those waiting (the
+ * broker is down or slow), those handed to the transport and not yet settled, and the lean batch
+ * of the current turn. Messages leave in order; a message the transport loses because its
+ * connection dropped is sent again once it is back. Past `maxPending` events or `maxPendingBytes`
+ * the oldest waiting messages are dropped and counted in `publishFailed`.
+ */
+export class Outbox {
+  private ready = false;
+  private readonly waiting = new Fifo<Entry>();
+  /** Sent while the transport was up and lost with its connection: they go again first. */
+  private readonly resend = new Fifo<Entry>();
+  private readonly inFlight = new Fifo<Entry>();
+  private waitingEvents = 0;
+  private waitingBytes = 0;
+  private inFlightEvents = 0;
+  private inFlightBytes = 0;
+  private batch: string[] = [];
+  private batchBytes = 0;
+  private batchTimer?: NodeJS.Immediate;
+  // Shared settle handlers: promises settle in call order, so each settles the oldest in flight.
+  private readonly settled = () => this.settle(undefined);
+  private readonly rejected = (error: unknown) => this.settle(error ?? new Error('rejected'));
+
+  constructor(
+    private readonly send: OutboxSend,
+    private readonly options: OutboxOptions,
+    private readonly counters: SyncCounters,
+    private readonly warnings: RateLimitedWarnings,
+  ) {}
+
+  /** Events not yet taken by the broker. */
+  get pending(): number {
+    return this.batch.length + this.waitingEvents + this.inFlightEvents;
+  }
+
+  /** One serialized event. */
+  push(payload: string | Uint8Array): void {
+    if (this.options.frame && typeof payload === 'string') {
+      this.addToBatch(payload);
+      return;
+    }
+    this.flushBatch();
+    this.enqueue({ payload, events: 1, bytes: byteLength(payload) });
+  }
+
+  /** The transport is up (send) or down (keep). */
+  setReady(ready: boolean): void {
+    this.ready = ready;
+    if (ready) this.drain();
+  }
+
+  /** Shutdown: the current batch and everything waiting go to the transport now, past the window. */
+  flushAll(): void {
+    this.flushBatch();
+    if (this.ready) this.drain(true);
+  }
+
+  /** After the transport closed: forgets what never made it and says how many events that was. */
+  abandon(): number {
+    this.ready = false;
+    this.flushBatch();
+    const lost = this.waitingEvents + this.inFlightEvents;
+    this.waiting.drain();
+    this.resend.drain();
+    this.inFlight.drain();
+    this.waitingEvents = this.waitingBytes = this.inFlightEvents = this.inFlightBytes = 0;
+    return lost;
+  }
+
+  /** Lean mode: the events of one event-loop turn leave as one broker message. */
+  private addToBatch(payload: string): void {
+    const limit = this.options.maxFrameBytes;
+    if (this.batch.length >= MAX_BATCH_EVENTS || this.batchBytes + payload.length * 3 > limit) {
+      this.flushBatch();
+    }
+    this.batch.push(payload);
+    this.batchBytes += payload.length * 3;
+    this.batchTimer ??= setImmediate(() => this.flushBatch());
+  }
+
+  private flushBatch(): void {
+    if (this.batchTimer) clearImmediate(this.batchTimer);
+    this.batchTimer = undefined;
+    const parts = this.batch;
+    if (parts.length === 0) return;
+    this.batch = [];
+    this.batchBytes = 0;
+    const payload = this.options.frame!(parts);
+    this.enqueue({ payload, events: parts.length, bytes: byteLength(payload) });
+  }
+
+  private enqueue(entry: Entry): void {
+    this.options.formed(entry.payload);
+    this.makeRoom(entry);
+    this.waiting.push(entry);
+    this.waitingEvents += entry.events;
+    this.waitingBytes += entry.bytes;
+    this.drain();
+  }
+
+  /** Drops the oldest waiting messages until `entry` fits; if nothing waits, drops `entry`. */
+  private makeRoom(entry: Entry): void {
+    const { maxPending, maxPendingBytes } = this.options;
+    const fits = () =>
+      this.pending + entry.events <= maxPending &&
+      this.waitingBytes + this.inFlightBytes + entry.bytes <= maxPendingBytes;
+    while (!fits()) {
+      const oldest = this.resend.shift() ?? this.waiting.shift();
+      if (!oldest) break;
+      this.waitingEvents -= oldest.events;
+      this.waitingBytes -= oldest.bytes;
+      this.lost(oldest.events, 'full');
+    }
+  }
+
+  /** Sends what waits, oldest first, while the transport is up and the window has room. */
+  private drain(unbounded = false): void {
+    while (this.ready) {
+      const next = this.resend.peek() ? this.resend : this.waiting;
+      const entry = next.peek();
+      if (!entry) return;
+      if (
+        !unbounded &&
+        this.inFlight.length > 0 &&
+        (this.inFlight.length >= MAX_IN_FLIGHT_MESSAGES ||
+          this.inFlightBytes + entry.bytes > MAX_IN_FLIGHT_BYTES)
+      ) {
+        return;
+      }
+      next.shift();
+      this.waitingEvents -= entry.events;
+      this.waitingBytes -= entry.bytes;
+      this.transmit(entry);
+    }
+  }
+
+  private transmit(entry: Entry): void {
+    let result: void | Promise<unknown>;
+    try {
+      result = this.send(entry.payload);
+    } catch (error) {
+      this.lost(entry.events, 'refused', error);
+      return;
+    }
+    if (result === undefined || typeof result.then !== 'function') {
+      this.counters.published += entry.events;
+      return;
+    }
+    this.inFlight.push(entry);
+    this.inFlightEvents += entry.events;
+    this.inFlightBytes += entry.bytes;
+    result.then(this.settled, this.rejected);
+  }
+
+  private settle(error: unknown): void {
+    const entry = this.inFlight.shift();
+    if (!entry) return; // abandoned at shutdown
+    this.inFlightEvents -= entry.events;
+    this.inFlightBytes -= entry.bytes;
+    if (error === undefined) {
+      this.counters.published += entry.events;
+    } else if (!this.ready) {
+      // Lost with the connection: it goes again, first, once the transport is back.
+      this.resend.push(entry);
+      this.waitingEvents += entry.events;
+      this.waitingBytes += entry.bytes;
+    } else {
+      this.lost(entry.events, 'refused', error);
+    }
+    this.drain();
+  }
+
+  private lost(events: number, why: 'full' | 'refused', error?: unknown): void {
+    this.counters.publishFailed += events;
+    if (why === 'full') {
+      this.warnings.warn(
+        'outboxFull',
+        `The ${this.options.type} broker has been unreachable or slow for more than maxPending ` +
+          `(${this.options.maxPending} events) or maxPendingBytes (${this.options.maxPendingBytes}); ` +
+          'the oldest waiting events are being dropped. Raise these bounds to keep more.',
+      );
+    } else {
+      this.warnings.warn(
+        'publish',
+        `The ${this.options.type} broker refused ${events} event(s); they reached this instance ` +
+          `only (${errorText(error)}).`,
+      );
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import { errorText } from '../shared/errors.js';
+import type { RateLimitedWarnings } from '../shared/logger.js';
+import type { Codec } from './codec.js';
+import type { DropReason, SyncEnvelope, SyncMarker } from './envelope.types.js';
+import type { FeathersAppLike } from './feathers.types.js';
+import type { SequenceTracker } from './sequence-tracker.js';
+import type { ServiceHook } from './service-hook.js';
+import type { SyncCounters } from './sync-stats.js';
+
+export interface ReceiverParts {
+  instanceId: string;
+  codec: Codec;
+  tracker: SequenceTracker;
+  hook: ServiceHook;
+  counters: SyncCounters;
+  warnings: RateLimitedWarnings;
+  app: () => FeathersAppLike | undefined;
+}
+
+/**
+ * The inbound pipeline: bytes from the broker → our own echo? → decoded and checked envelopes →
+ * duplicates and gaps per origin → the service's local `emit`. Bad input is dropped and counted;
+ * nothing here ever throws back into a broker client.
+ */
+export class Receiver {
+  constructor(private readonly parts: ReceiverParts) {}
+
+  receive(raw: string | Uint8Array): void {
+    const { counters } = this.parts;
+    counters.received++;
+    try {
+      this.deliver(raw);
+    } catch (error) {
+      this.drop('listenerError', `a listener threw: ${errorText(error)}`);
+    }
+  }
+
+  private deliver(raw: string | Uint8Array): void {
+    if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
+      return this.drop('shape', `the transport delivered ${typeof raw}, not bytes`);
+    }
+    const { codec, counters } = this.parts;
+    if (codec.isOwnEcho(raw)) {
+      counters.echoes++;
+      return;
+    }
+    const decoded = codec.decode(raw);
+    if (!decoded.ok) return this.drop(decoded.reason, decoded.detail);
+    for (const item of decoded.items) {
+      if (item.ok) this.deliverOne(item.envelope);
+      else this.drop(item.reason, item.detail);
+    }
+  }
+
+  private deliverOne(envelope: SyncEnvelope): void {
+    const { counters, tracker, hook, instanceId } = this.parts;
+    if (envelope.sync) {
+      const { origin, seq } = envelope.sync;
+      if (origin === instanceId) {
+        counters.echoes++;
+        return;
+      }
+      if (tracker.accept(origin, seq) === 'duplicate') {
+        counters.duplicates++;
+        return;
+      }
+    }
+    const app = this.parts.app();
+    const path = envelope.path.replace(/^\/+|\/+$/g, '');
+    const target = hook.lookup(path);
+    if (!app || !target)
+      return this.drop('unknownService', `no service at "${path}" on this instance`);
+    if (!target.events.has(envelope.event)) {
+      return this.drop(
+        'unknownEvent',
+        `service "${path}" does not declare the event "${envelope.event}"`,
+      );
+    }
+    const marker: SyncMarker = envelope.sync
+      ? { origin: envelope.sync.origin, seq: envelope.sync.seq }
+      : {};
+    const context: Record<string, unknown> = envelope.context
+      ? { ...envelope.context }
+      : { path, event: envelope.event, result: envelope.data, params: {} };
+    context.app = app;
+    context.service = target.service;
+    context.sync = marker;
+    try {
+      target.emitLocally.call(target.service, envelope.event, envelope.data, context);
+    } catch (error) {
+      return this.drop(
+        'listenerError',
+        `a "${path} ${envelope.event}" listener threw: ${errorText(error)}`,
+      );
+    }
+    counters.emitted++;
+  }
+
+  private drop(reason: DropReason, detail: string): void {
+    this.parts.counters.dropped[reason]++;
+    this.parts.warnings.warn(
+      `drop:${reason}`,
+      `Dropped a message from the broker (${reason}): ${detail}.`,
+    );
+  }
+}

@@ -1,0 +1,200 @@
+import type { SyncLogger } from '../shared/logger.js';
+import { fail, numberOption, objectOption } from './checks.js';
+
+/**
+ * Each broker's settings: what a user may pass (`…TransportOptions`), what its transport receives
+ * (`…Settings`: checked, with every default applied), and the one function that turns one into the
+ * other.
+ */
+
+/** An ioredis `Redis` or `Cluster` (typed structurally: ioredis is an optional peer). */
+export interface RedisClientLike {
+  duplicate(...args: never[]): unknown;
+  publish(channel: string, message: string | Buffer): Promise<unknown>;
+  status: string;
+}
+
+export interface RedisTransportOptions {
+  /**
+   * An existing ioredis client (or Cluster) used to publish. The module subscribes on a
+   * `duplicate()` of it and closes only what it created.
+   */
+  client?: RedisClientLike;
+  /** ioredis options for the connections the module creates (merged over the uri). */
+  options?: Record<string, unknown>;
+}
+
+export interface RedisSettings {
+  client?: RedisClientLike;
+  options: Record<string, unknown>;
+}
+
+export function resolveRedisSettings(given: RedisTransportOptions | undefined): RedisSettings {
+  const redis = objectOption('redis', given, 'an object ({ client?, options? })');
+  const client = redis.client as RedisClientLike | undefined;
+  if (client !== undefined && (client === null || typeof client.duplicate !== 'function')) {
+    fail('redis.client', 'an ioredis Redis or Cluster instance', client);
+  }
+  return {
+    client,
+    options: objectOption('redis.options', redis.options, 'an object of ioredis options'),
+  };
+}
+
+export interface AmqpTransportOptions {
+  /**
+   * amqplib socket options passed to `connect()`: TLS (`ca`, `cert`, `key`, `passphrase`,
+   * `servername`…), `timeout` (connect and handshake, default 10000 ms or `closeTimeout` if lower), `noDelay`, `keepAlive`,
+   * `clientProperties` (e.g. `connection_name`), `credentials` (e.g. EXTERNAL). Reconnection is
+   * amqplib's own recovery, tuned with `reconnectDelay` and `maxReconnectDelay`; a `recovery` here
+   * is ignored. Heartbeat, frameMax and vhost go in the uri
+   * (`amqp://user:pass@host:5672/vhost?heartbeat=10`).
+   */
+  socketOptions?: Record<string, unknown>;
+  /** Delay before the first reconnection attempt, doubled (with jitter) up to `maxReconnectDelay`. Default 500 ms. */
+  reconnectDelay?: number;
+  /** Upper bound of the reconnection delay. Default 5000 ms. */
+  maxReconnectDelay?: number;
+  /**
+   * How long (ms) RabbitMQ keeps this instance's queue, and the events published into it, while
+   * the instance is disconnected; it consumes them when it is back within that time. Default
+   * 60000. `0`: a server-named exclusive queue that goes with the connection (events published
+   * while an instance is disconnected are lost for it, and counted as missed).
+   */
+  queueExpires?: number;
+  /**
+   * Most events RabbitMQ holds in this instance's queue; beyond it the oldest are dropped (and
+   * counted as missed by the receiver). Default: no limit.
+   */
+  queueMaxLength?: number;
+}
+
+export interface AmqpSettings {
+  socketOptions: Record<string, unknown>;
+  reconnectDelay: number;
+  maxReconnectDelay: number;
+  queueExpires: number;
+  queueMaxLength?: number;
+}
+
+/**
+ * amqplib has no handshake timeout of its own: a host that accepts TCP and stays silent would hang
+ * an attempt. Recovery cannot abort an attempt in flight, so it also bounds how long such an
+ * attempt outlives `app.close()`: never longer than the close budget by default.
+ */
+const AMQP_SOCKET_TIMEOUT = 10_000;
+
+export function resolveAmqpSettings(
+  given: AmqpTransportOptions | undefined,
+  key: string,
+  logger: SyncLogger,
+  closeTimeout: number,
+): AmqpSettings {
+  const amqp = objectOption('amqp', given, 'an object of AMQP settings');
+  const reconnectDelay = numberOption('amqp.reconnectDelay', amqp.reconnectDelay, 500, {
+    integer: true,
+  });
+  const maxReconnectDelay = numberOption('amqp.maxReconnectDelay', amqp.maxReconnectDelay, 5000, {
+    integer: true,
+  });
+  const queueExpires = numberOption('amqp.queueExpires', amqp.queueExpires, 60_000, {
+    allowZero: true,
+    integer: true,
+  });
+  const queueMaxLength =
+    amqp.queueMaxLength === undefined
+      ? undefined
+      : numberOption('amqp.queueMaxLength', amqp.queueMaxLength, 0, { integer: true });
+  const socket = objectOption(
+    'amqp.socketOptions',
+    amqp.socketOptions,
+    'an object of amqplib socket options',
+  );
+  const { recovery, ...socketOptions } = socket;
+  if (recovery !== undefined) {
+    logger.warn(
+      'amqp.socketOptions.recovery is ignored: the AMQP transport runs amqplib’s recovery itself ' +
+        '(tune it with amqp.reconnectDelay and amqp.maxReconnectDelay).',
+    );
+  }
+  return {
+    socketOptions: {
+      timeout: Math.min(AMQP_SOCKET_TIMEOUT, closeTimeout),
+      ...socketOptions,
+      // Names the connection in the RabbitMQ management UI; the user's properties win.
+      clientProperties: {
+        connection_name: `nestjs-feathers-sync ${key}`,
+        ...(socketOptions.clientProperties as Record<string, unknown> | undefined),
+      },
+    },
+    reconnectDelay,
+    maxReconnectDelay: Math.max(reconnectDelay, maxReconnectDelay),
+    queueExpires,
+    queueMaxLength,
+  };
+}
+
+export interface NatsTransportOptions {
+  /**
+   * nats.js `ConnectionOptions` (user, pass, token, authenticator, tls, name, servers, pingInterval…),
+   * merged over the uri: they win over its credentials, and `servers` are added to its host. The
+   * module's defaults, which these replace: `maxReconnectAttempts: -1` (never give up),
+   * `reconnectTimeWait: 500`, `reconnectJitter: 500`, `waitOnFirstConnect: true`.
+   */
+  connectionOptions?: Record<string, unknown>;
+  /**
+   * After a reconnect, how long (ms) the transport stays `reconnecting` before it reports `ready`
+   * and the events kept during the outage go out. NATS delivers a message only to subscriptions
+   * live at that moment: after a broker restart the delay lets the other instances, which lost
+   * their connection at the same time, subscribe again first. Default: `reconnectTimeWait` plus
+   * the largest jitter (1000 ms with the defaults). 0 reports `ready` as soon as the server has
+   * the subscription.
+   */
+  resumeDelay?: number;
+}
+
+export interface NatsSettings {
+  /** The module's defaults with the user's connection options over them. */
+  connectionOptions: Record<string, unknown>;
+  resumeDelay: number;
+}
+
+export function resolveNatsSettings(
+  given: NatsTransportOptions | undefined,
+  uri: string | undefined,
+): NatsSettings {
+  const nats = objectOption('nats', given, 'an object of NATS settings');
+  const supplied = objectOption(
+    'nats.connectionOptions',
+    nats.connectionOptions,
+    'an object of nats.js ConnectionOptions',
+  );
+  if (supplied.port !== undefined && uri !== undefined) {
+    fail(
+      'nats.connectionOptions.port',
+      'left out when the uri names the server (put the port in the uri)',
+      supplied.port,
+    );
+  }
+  const connectionOptions: Record<string, unknown> = {
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    reconnectJitter: 500,
+    // nats.js's own default: a TLS handshake costs the server more, so a fleet spreads out further.
+    reconnectJitterTLS: 1000,
+    // Boot must not fail when NATS is down: nats.js then keeps dialing until a server answers.
+    waitOnFirstConnect: true,
+    ...supplied,
+  };
+  const wait = Number(connectionOptions.reconnectTimeWait) || 0;
+  const jitter =
+    Number(
+      connectionOptions.tls
+        ? connectionOptions.reconnectJitterTLS
+        : connectionOptions.reconnectJitter,
+    ) || 0;
+  const resumeDelay = numberOption('nats.resumeDelay', nats.resumeDelay, wait + jitter, {
+    allowZero: true,
+  });
+  return { connectionOptions, resumeDelay };
+}
