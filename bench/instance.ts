@@ -250,7 +250,8 @@ async function report(): Promise<void> {
   if (state.profiler && config.profileDir) {
     profile = join(
       config.profileDir,
-      `${config.system}-${config.broker}-n${config.instances}-${config.payloadBytes}B-` +
+      `${config.system}${config.variant ? `-${config.variant}` : ''}-${config.broker}-` +
+        `n${config.instances}-${config.payloadBytes}B-` +
         `${state.spec.name}-i${config.index}-${process.pid}.cpuprofile`,
     );
     await stopProfiler(state.profiler, profile);

@@ -9,7 +9,15 @@ import { connect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { HELP, parseOptions, throughputEvents, UsageError, type BenchOptions } from './options.js';
+import {
+  HELP,
+  parseOptions,
+  runSystems,
+  throughputEvents,
+  UsageError,
+  type BenchOptions,
+  type Variant,
+} from './options.js';
 import { summarizeProfile } from './profile.js';
 import type {
   BrokerName,
@@ -20,11 +28,14 @@ import type {
   PhaseName,
   PhaseSpec,
   SenderReport,
+  SystemId,
   SystemName,
 } from './protocol.js';
+import { baseSystem } from './protocol.js';
 import {
   aggregate,
   bytesLabel,
+  isVariant,
   renderMarkdown,
   renderText,
   soakTable,
@@ -198,7 +209,7 @@ interface TrialSetup {
   broker: BrokerName;
   instances: number;
   payload: number;
-  system: SystemName;
+  system: SystemId;
   runId: string;
 }
 
@@ -276,7 +287,10 @@ async function runTrial(setup: TrialSetup, options: BenchOptions): Promise<Trial
     phases: {},
   };
   const soak = options.modes.includes('soak');
-  const key = `bench-${setup.runId}-${broker}-${system}-${setup.instances}-${payload}-${setup.run}`;
+  const variant = options.variants.find((v) => `ours:${v.name}` === system);
+  const key =
+    `bench-${setup.runId}-${broker}-${system.replace(/[^\w-]/g, '-')}-` +
+    `${setup.instances}-${payload}-${setup.run}`;
   const instances: Instance[] = [];
   try {
     for (let index = 0; index < setup.instances; index++) {
@@ -289,7 +303,8 @@ async function runTrial(setup: TrialSetup, options: BenchOptions): Promise<Trial
     const readies = await Promise.all(
       instances.map((instance) => {
         const config: InstanceConfig = {
-          system,
+          system: baseSystem(system),
+          variant: variant?.name,
           broker,
           uri: options.uris[broker],
           key,
@@ -298,7 +313,8 @@ async function runTrial(setup: TrialSetup, options: BenchOptions): Promise<Trial
           payloadBytes: payload,
           params: options.params,
           moduleDir: options.moduleDir,
-          oursOptions: options.oursOptions,
+          // A variant's options go over --ours-options (shallowly).
+          oursOptions: { ...options.oursOptions, ...variant?.options },
           profileDir: options.cpuProf ? options.profileDir : undefined,
           profilePhases,
           profileIntervalUs: options.profileIntervalUs,
@@ -436,16 +452,25 @@ function moduleSource(): { commit?: string; uncommittedChanges?: boolean } {
   }
 }
 
+interface SavedResults {
+  version?: number;
+  command: string;
+  startedAt: string;
+  machine: { cpus: number; node: string };
+  options: {
+    systems: SystemName[];
+    /** Absent before version 2. */
+    variants?: Variant[];
+  };
+  trials: TrialResult[];
+}
+
 /** Aggregates and prints the trials of an existing results file again. */
 function reprint(file: string): number {
-  const saved = JSON.parse(readFileSync(file, 'utf8')) as {
-    command: string;
-    startedAt: string;
-    machine: { cpus: number; node: string };
-    options: { systems: SystemName[] };
-    trials: TrialResult[];
-  };
-  const rendered = tables(aggregate(saved.trials, saved.options.systems), saved.options.systems);
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedResults;
+  const systems = runSystems(saved.options);
+  const summary = aggregate(saved.trials, systems);
+  const rendered = tables(summary, systems);
   const soak = soakTable(saved.trials);
   if (soak) rendered.push(soak);
   for (const table of rendered) console.log(`${renderText(table)}\n`);
@@ -492,7 +517,9 @@ async function main(): Promise<number> {
     return 0;
   }
   if (options.report !== undefined) return reprint(options.report);
-  if (options.systems.includes('ours') && !existsSync(join(options.moduleDir, 'index.js'))) {
+  const systems = runSystems(options);
+  const runsOurs = systems.some((s) => s === 'ours' || isVariant(s));
+  if (runsOurs && !existsSync(join(options.moduleDir, 'index.js'))) {
     console.error(`bench: ${options.moduleDir}/index.js is missing; run npm run build first.`);
     return 2;
   }
@@ -514,10 +541,12 @@ async function main(): Promise<number> {
   const loadStart = loadavg();
   console.log(
     `bench ${runId}: ${options.brokers.join(',')} × ${options.instances.join(',')} instances × ` +
-      `${options.payloads.map(bytesLabel).join(',')} × ${options.systems.join(',')}; ` +
+      `${options.payloads.map(bytesLabel).join(',')} × ${systems.join(',')}; ` +
       `${options.runs} run(s); modes ${options.modes.join(',')}; ` +
       `${cpus().length} CPUs, load ${loadStart.map((l) => l.toFixed(2)).join(' ')}`,
   );
+  for (const variant of options.variants)
+    console.log(`  ours:${variant.name} = ours + ${JSON.stringify(variant.options)}`);
   const trials: TrialResult[] = [];
   let order = 0;
   for (let run = 1; run <= options.runs; run++) {
@@ -525,7 +554,7 @@ async function main(): Promise<number> {
       for (const instances of options.instances) {
         for (const payload of options.payloads) {
           // Rotate the order of the systems so none always runs first (or last) on a noisy machine.
-          for (const system of rotate(options.systems, order++)) {
+          for (const system of rotate(systems, order++)) {
             const trial = await runTrial(
               { run, broker, instances, payload, system, runId },
               options,
@@ -538,8 +567,8 @@ async function main(): Promise<number> {
     }
   }
 
-  const summary = aggregate(trials, options.systems);
-  const rendered = tables(summary, options.systems);
+  const summary = aggregate(trials, systems);
+  const rendered = tables(summary, systems);
   const soak = soakTable(trials);
   if (soak) rendered.push(soak);
   console.log('');
@@ -558,7 +587,8 @@ async function main(): Promise<number> {
 
   const command = `npm run bench${options.argv.length ? ` -- ${options.argv.map(shellQuote).join(' ')}` : ''}`;
   const output = {
-    version: 1,
+    // 2: variants of our module (`options.variants`, trials of system `ours:<name>`).
+    version: 2,
     runId,
     command,
     label: options.label,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
@@ -6,11 +7,43 @@ import {
   SYSTEMS,
   type BrokerName,
   type ParamsKind,
+  type SystemId,
   type SystemName,
+  variantId,
 } from './protocol.js';
 
 export const MODES = ['throughput', 'latency', 'bytes', 'soak'] as const;
 export type Mode = (typeof MODES)[number];
+
+/** A named set of our module's options, measured beside `ours` as the system `ours:<name>`. */
+export interface Variant {
+  name: string;
+  /** Merged (shallowly) over `--ours-options` into `FeathersSyncModule.forRoot()`. */
+  options: Record<string, unknown>;
+}
+
+/**
+ * Variants `--variants` can name without spelling their options out. When an option the issues
+ * ask to measure lands on main, add it here, and to DEFAULT_VARIANTS if every full run should
+ * measure it, e.g.:
+ *
+ *   recoverable: { delivery: 'recoverable' },              // issue 9: vs broadcast (ours) and raw
+ *   signed: { signing: { keys: { bench: '<32+ bytes, not a real secret>' }, current: 'bench' } },
+ *                                                          // issue 10: vs unsigned (ours)
+ *   'no-canary': { heartbeatMs: 0 },                       // issue 11: canary off vs on (ours)
+ *
+ * (Options are recorded in the results JSON: never put a real secret here.)
+ */
+export const KNOWN_VARIANTS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
+  // issue 13: the lean envelope's targets are ratios within the same run as the default envelope.
+  lean: { envelope: 'lean' },
+};
+
+/**
+ * Variants of a full run: `npm run bench` with no `--systems`, `--variants`, `--ours-options`,
+ * `--quick` or soak (narrowing brokers, instances or payloads keeps them).
+ */
+export const DEFAULT_VARIANTS: readonly string[] = ['lean'];
 
 export interface BenchOptions {
   brokers: BrokerName[];
@@ -36,6 +69,8 @@ export interface BenchOptions {
   writeLatest: boolean;
   label?: string;
   oursOptions: Record<string, unknown>;
+  /** Variants of our module, each run as a system of its own (`ours:<name>`) after `systems`. */
+  variants: Variant[];
   cpuProf: boolean;
   profileDir: string;
   profileIntervalUs: number;
@@ -70,6 +105,10 @@ own process, and prints throughput, latency, bytes per event, CPU and memory, wi
   --soak-warmup <s>     seconds of the soak excluded from the growth figures (default: 60)
   --soak-sample <s>     memory sampling interval of the soak (default: 5)
   --ours-options <json> extra FeathersSyncModule.forRoot() options, e.g. an envelope setting
+  --variants <list>     variants of our module, each measured as a system of its own (ours:<name>)
+                        beside the others: name={json},name2={json} (";" separates too), a known
+                        name (${Object.keys(KNOWN_VARIANTS).join(', ')}), a .json file ({"name": {options}}) or none
+                        (default: ${DEFAULT_VARIANTS.join(',') || 'none'} unless --systems, --ours-options, --quick or soak)
   --cpu-prof            CPU profiles of instances 0 and 1 during the throughput phase
   --profile-dir <dir>   where profiles go (default: a folder under the OS temp dir)
   --results-dir <dir>   where the results JSON goes (default: bench/results)
@@ -156,6 +195,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     'soak-warmup',
     'soak-sample',
     'ours-options',
+    'variants',
     'cpu-prof',
     'profile-dir',
     'results-dir',
@@ -193,6 +233,15 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     if (oursOptions === null || typeof oursOptions !== 'object' || Array.isArray(oursOptions))
       throw new UsageError('--ours-options wants a JSON object');
   }
+  const variantsText = text('variants');
+  const defaults =
+    !quick && !soak && !given.has('systems') && oursText === undefined && systems.includes('ours');
+  const variants =
+    variantsText !== undefined
+      ? parseVariants(variantsText)
+      : defaults
+        ? parseVariants(DEFAULT_VARIANTS.join(','))
+        : [];
   const events = text('events');
   return {
     brokers: oneOf(
@@ -224,6 +273,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     report: text('report'),
     label: text('label'),
     oursOptions,
+    variants,
     cpuProf: given.has('cpu-prof'),
     profileDir: resolve(text('profile-dir') ?? join(tmpdir(), `feathers-sync-bench-profiles`)),
     profileIntervalUs: 250,
@@ -242,4 +292,124 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
 export function throughputEvents(options: BenchOptions, payload: number): number {
   if (options.events !== undefined) return options.events;
   return payload <= 2048 ? 20_000 : 6_000;
+}
+
+/** The systems of a run, in their base order: `systems`, then each variant as `ours:<name>`. */
+export function runSystems(options: {
+  systems: readonly SystemName[];
+  variants?: readonly Variant[];
+}): SystemId[] {
+  return [...options.systems, ...(options.variants ?? []).map((v) => variantId(v.name))];
+}
+
+const VARIANT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+const RESERVED_NAMES = ['ours', 'feathers-sync', 'f-sync', 'raw', 'none'];
+/** Options the bench sets for every instance itself. */
+const BENCH_OWNED = ['uri', 'key', 'app'];
+
+/**
+ * Parses `--variants`: `name={json}` and known names, separated by "," or ";"
+ * (`lean,pending={"maxPending":1000}`), `none`, or the path of a JSON file holding
+ * `{"name": {options}, ...}` or `[{"name": ..., "options": {...}}, ...]` (the form of
+ * `options.variants` in a results file).
+ */
+export function parseVariants(
+  text: string,
+  readText: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): Variant[] {
+  const spec = text.trim();
+  if (spec === '' || spec === 'none') return [];
+  const variants: Variant[] = [];
+  const add = (name: string, options: unknown) => {
+    if (!VARIANT_NAME.test(name))
+      throw new UsageError(
+        `--variants: "${name}" is not a variant name (letters, digits, "-" and "_", at most 32)`,
+      );
+    if (RESERVED_NAMES.includes(name))
+      throw new UsageError(`--variants: "${name}" is reserved; pick another name`);
+    if (variants.some((v) => v.name === name))
+      throw new UsageError(`--variants: "${name}" is given twice`);
+    if (options === null || typeof options !== 'object' || Array.isArray(options))
+      throw new UsageError(`--variants: the options of "${name}" must be a JSON object`);
+    const owned = BENCH_OWNED.filter((key) => Object.hasOwn(options, key));
+    if (owned.length)
+      throw new UsageError(`--variants: "${name}" sets ${owned.join(', ')}, which the bench sets`);
+    variants.push({ name, options: { ...(options as Record<string, unknown>) } });
+  };
+
+  if (/\.json$/i.test(spec) && !spec.includes('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readText(spec));
+    } catch (error) {
+      throw new UsageError(
+        `--variants: cannot read ${spec}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    if (Array.isArray(parsed)) {
+      for (const entry of parsed as Array<{ name?: unknown; options?: unknown }>)
+        add(String(entry?.name), entry?.options);
+    } else if (parsed !== null && typeof parsed === 'object') {
+      for (const [name, options] of Object.entries(parsed)) add(name, options);
+    } else {
+      throw new UsageError(`--variants: ${spec} holds neither an object nor an array`);
+    }
+    return variants;
+  }
+
+  let rest = spec;
+  while (rest.length) {
+    const head = /^\s*([^=,;{}\s]*)\s*(=?)\s*/.exec(rest) as RegExpExecArray;
+    const name = head[1];
+    rest = rest.slice(head[0].length);
+    if (head[2]) {
+      const end = jsonObjectEnd(rest);
+      if (end < 0)
+        throw new UsageError(
+          `--variants: "${name}=" wants a JSON object ({...}), got ${rest || 'nothing'}`,
+        );
+      let options: unknown;
+      try {
+        options = JSON.parse(rest.slice(0, end));
+      } catch {
+        throw new UsageError(
+          `--variants: the options of "${name}" are not JSON: ${rest.slice(0, end)}`,
+        );
+      }
+      add(name, options);
+      rest = rest.slice(end);
+    } else {
+      if (!Object.hasOwn(KNOWN_VARIANTS, name))
+        throw new UsageError(
+          `--variants: "${name}" is not a known variant (known: ` +
+            `${Object.keys(KNOWN_VARIANTS).join(', ')}); define it as ${name || 'name'}={...}`,
+        );
+      add(name, KNOWN_VARIANTS[name]);
+    }
+    const separator = /^\s*([,;]?)\s*/.exec(rest) as RegExpExecArray;
+    if (!separator[1] && separator[0].length < rest.length)
+      throw new UsageError(`--variants: expected "," or ";" after "${name}", got ${rest}`);
+    rest = rest.slice(separator[0].length);
+  }
+  return variants;
+}
+
+/** Index just past the JSON object that `text` starts with, or -1 (strings and escapes honoured). */
+function jsonObjectEnd(text: string): number {
+  if (text[0] !== '{') return -1;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      depth--;
+      if (depth === 0) return c === '}' ? i + 1 : -1;
+    }
+  }
+  return -1;
 }

@@ -6,6 +6,21 @@
 export const SYSTEMS = ['ours', 'feathers-sync', 'raw'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
+/**
+ * A system of a run: one of SYSTEMS, or a named variant of our module (`--variants`), which runs
+ * as `ours` with options of its own and is measured as a system of its own.
+ */
+export type SystemId = SystemName | `ours:${string}`;
+
+export function variantId(name: string): SystemId {
+  return `ours:${name}`;
+}
+
+/** What runs in the instances of a system: a variant runs our module. */
+export function baseSystem(id: SystemId): SystemName {
+  return id.startsWith('ours:') ? 'ours' : (id as SystemName);
+}
+
 export const BROKER_NAMES = ['redis', 'amqp', 'nats'] as const;
 export type BrokerName = (typeof BROKER_NAMES)[number];
 
@@ -29,8 +44,13 @@ export interface InstanceConfig {
   params: ParamsKind;
   /** Folder of the built module (`dist/cjs`). */
   moduleDir: string;
-  /** Extra options merged into `FeathersSyncModule.forRoot()` (e.g. an envelope setting). */
+  /**
+   * Extra options merged into `FeathersSyncModule.forRoot()` (e.g. an envelope setting): those of
+   * `--ours-options`, with a variant's own on top.
+   */
   oursOptions: Record<string, unknown>;
+  /** The variant's name when the system is a variant of our module. */
+  variant?: string;
   /** Where phase CPU profiles go when `profilePhases` is not empty. */
   profileDir?: string;
   profilePhases: PhaseName[];

@@ -4,7 +4,7 @@ import type {
   LatencyStats,
   PhaseSpec,
   SenderReport,
-  SystemName,
+  SystemId,
 } from './protocol.js';
 
 export type MeasuredPhase = 'bytes' | 'throughput' | 'latency' | 'soak';
@@ -47,7 +47,8 @@ export interface TrialResult {
   broker: BrokerName;
   instances: number;
   payload: number;
-  system: SystemName;
+  /** `ours`, `feathers-sync`, `raw`, or a variant of our module, `ours:<name>`. */
+  system: SystemId;
   ok: boolean;
   error?: string;
   bootMs: number[];
@@ -159,13 +160,13 @@ export interface ComparisonRow {
   instances: number;
   payload: number;
   /** Median over runs of each system's figure. */
-  systems: Partial<Record<SystemName, Aggregate>>;
-  /** Ratios computed within each run, then the median over runs. */
+  systems: Partial<Record<SystemId, Aggregate>>;
+  /** Ratios computed within each run, then the median over runs; keyed `a/b` (see ratioPairs). */
   ratios: Record<string, Aggregate>;
   /** Lost / duplicated / out-of-order events summed over runs, per system. */
-  integrity: Partial<Record<SystemName, { lost: number; duplicates: number; outOfOrder: number }>>;
+  integrity: Partial<Record<SystemId, { lost: number; duplicates: number; outOfOrder: number }>>;
   /** Trials that failed, per system. */
-  failures: Partial<Record<SystemName, string>>;
+  failures: Partial<Record<SystemId, string>>;
 }
 
 export interface Summary {
@@ -180,13 +181,26 @@ export interface Summary {
   rssSender: ComparisonRow[];
 }
 
-const PAIRS: Array<[SystemName, SystemName]> = [
-  ['ours', 'raw'],
-  ['ours', 'feathers-sync'],
-  ['feathers-sync', 'raw'],
-];
+export function isVariant(id: SystemId): boolean {
+  return id.startsWith('ours:');
+}
 
-export function aggregate(trials: TrialResult[], systems: SystemName[]): Summary {
+/**
+ * The ratios worth computing between the systems of a run: ours/raw, ours/feathers-sync,
+ * feathers-sync/raw, then for each variant of our module v/ours, v/raw and v/feathers-sync.
+ */
+export function ratioPairs(systems: readonly SystemId[]): Array<[SystemId, SystemId]> {
+  const pairs: Array<[SystemId, SystemId]> = [
+    ['ours', 'raw'],
+    ['ours', 'feathers-sync'],
+    ['feathers-sync', 'raw'],
+  ];
+  for (const variant of systems.filter(isVariant))
+    pairs.push([variant, 'ours'], [variant, 'raw'], [variant, 'feathers-sync']);
+  return pairs.filter(([a, b]) => systems.includes(a) && systems.includes(b));
+}
+
+export function aggregate(trials: TrialResult[], systems: SystemId[]): Summary {
   const build = (
     phase: MeasuredPhase,
     pick: (s: PhaseSummary) => number | null | undefined,
@@ -200,7 +214,7 @@ export function aggregate(trials: TrialResult[], systems: SystemName[]): Summary
     for (const group of groups.values()) {
       const first = group[0];
       const runs = [...new Set(group.map((t) => t.run))].sort((a, b) => a - b);
-      const value = (system: SystemName, run: number): number | null => {
+      const value = (system: SystemId, run: number): number | null => {
         const trial = group.find((t) => t.system === system && t.run === run);
         const summary = trial?.ok ? trial.phases[phase]?.summary : undefined;
         const picked = summary ? pick(summary) : undefined;
@@ -230,8 +244,7 @@ export function aggregate(trials: TrialResult[], systems: SystemName[]): Summary
         const failed = group.find((t) => t.system === system && !t.ok);
         if (failed) row.failures[system] = failed.error ?? 'failed';
       }
-      for (const [a, b] of PAIRS) {
-        if (!systems.includes(a) || !systems.includes(b)) continue;
+      for (const [a, b] of ratioPairs(systems)) {
         const perRun = runs.map((run) => {
           const x = value(a, run);
           const y = value(b, run);
@@ -265,19 +278,27 @@ export interface Table {
   notes?: string[];
 }
 
-const SHORT: Record<SystemName, string> = { ours: 'ours', 'feathers-sync': 'f-sync', raw: 'raw' };
+const SHORT: Record<string, string> = { 'feathers-sync': 'f-sync' };
 
-export function tables(summary: Summary, systems: SystemName[]): Table[] {
+/** A system's name in column headers: feathers-sync is `f-sync`, variants keep `ours:<name>`. */
+export function shortName(system: SystemId): string {
+  return SHORT[system] ?? system;
+}
+
+export function tables(summary: Summary, systems: SystemId[]): Table[] {
   const out: Table[] = [];
-  const has = (s: SystemName) => systems.includes(s);
   const key = (row: ComparisonRow) => [row.broker, String(row.instances), bytesLabel(row.payload)];
-  const ratioCols = PAIRS.filter(([a, b]) => has(a) && has(b)).map(([a, b]) => `${a}/${b}`);
+  // A variant's columns compare it with ours and with raw; its ratio to feathers-sync is in the
+  // summary and the chart, not in the (already wide) tables.
+  const ratioCols = ratioPairs(systems)
+    .filter(([a, b]) => !isVariant(a) || b !== 'feathers-sync')
+    .map(([a, b]) => `${a}/${b}`);
   const ratioHead = (r: string) =>
     r
       .split('/')
-      .map((s) => SHORT[s as SystemName])
+      .map((s) => shortName(s as SystemId))
       .join('/');
-  const cell = (row: ComparisonRow, system: SystemName, format: (n: number) => string) => {
+  const cell = (row: ComparisonRow, system: SystemId, format: (n: number) => string) => {
     if (row.failures[system] && row.systems[system]?.median === null) return 'failed';
     const value = row.systems[system]?.median;
     return value === null || value === undefined ? '-' : format(value);
@@ -286,10 +307,11 @@ export function tables(summary: Summary, systems: SystemName[]): Table[] {
     const value = row.ratios[r]?.median;
     return value === null || value === undefined ? '-' : `${value.toFixed(2)}x`;
   };
-  const integrity = (row: ComparisonRow, system: SystemName) => {
+  const integrity = (row: ComparisonRow, system: SystemId) => {
     const i = row.integrity[system];
     return i ? `${i.lost}/${i.duplicates}/${i.outOfOrder}` : '-';
   };
+  const variants = systems.filter(isVariant);
 
   if (summary.throughput.some((r) => Object.values(r.systems).some((a) => a?.median !== null))) {
     out.push({
@@ -298,9 +320,9 @@ export function tables(summary: Summary, systems: SystemName[]): Table[] {
         'broker',
         'inst',
         'payload',
-        ...systems.map((s) => `${SHORT[s]} ev/s`),
+        ...systems.map((s) => `${shortName(s)} ev/s`),
         ...ratioCols.map(ratioHead),
-        ...systems.map((s) => `${SHORT[s]} lost/dup/ooo`),
+        ...systems.map((s) => `${shortName(s)} lost/dup/ooo`),
       ],
       rows: summary.throughput.map((row) => [
         ...key(row),
@@ -321,16 +343,16 @@ export function tables(summary: Summary, systems: SystemName[]): Table[] {
         'broker',
         'inst',
         'payload',
-        ...systems.map((s) => `${SHORT[s]} p50/p99`),
-        ...ratioCols.filter((r) => r.startsWith('ours/')).map((r) => `p99 ${ratioHead(r)}`),
-        ...systems.map((s) => `${SHORT[s]} lost/dup/ooo`),
+        ...systems.map((s) => `${shortName(s)} p50/p99`),
+        ...ratioCols.filter((r) => r.startsWith('ours')).map((r) => `p99 ${ratioHead(r)}`),
+        ...systems.map((s) => `${shortName(s)} lost/dup/ooo`),
       ],
       rows: summary.latencyP99.map((row, i) => {
         const p50 = summary.latencyP50[i];
         return [
           ...key(row),
           ...systems.map((s) => `${cell(p50, s, ms)} / ${cell(row, s, ms)}`),
-          ...ratioCols.filter((r) => r.startsWith('ours/')).map((r) => ratio(row, r)),
+          ...ratioCols.filter((r) => r.startsWith('ours')).map((r) => ratio(row, r)),
           ...systems.map((s) => integrity(row, s)),
         ];
       }),
@@ -347,15 +369,17 @@ export function tables(summary: Summary, systems: SystemName[]): Table[] {
       seen.add(id);
       const data = summary.dataBytes[i];
       const dataValue = median(systems.map((s) => data.systems[s]?.median ?? null));
-      const oursValue = row.systems.ours?.median ?? null;
-      const fsValue = row.systems['feathers-sync']?.median ?? null;
+      const of = (s: SystemId) => row.systems[s]?.median ?? null;
+      const over = (a: number | null, b: number | null) =>
+        a !== null && b ? `${(a / b).toFixed(2)}x` : '-';
       rows.push([
         row.broker,
         bytesLabel(row.payload),
-        dataValue === null ? '-' : String(dataValue),
+        dataValue === null ? '-' : String(Math.round(dataValue)),
         ...systems.map((s) => cell(row, s, (n) => String(Math.round(n)))),
-        oursValue !== null && fsValue ? `${(oursValue / fsValue).toFixed(2)}x` : '-',
-        oursValue !== null && dataValue ? `${(oursValue / dataValue).toFixed(2)}x` : '-',
+        over(of('ours'), of('feathers-sync')),
+        over(of('ours'), dataValue),
+        ...variants.flatMap((v) => [over(of(v), of('ours')), over(of(v), dataValue)]),
       ]);
     });
     out.push({
@@ -364,9 +388,10 @@ export function tables(summary: Summary, systems: SystemName[]): Table[] {
         'broker',
         'payload',
         'data B',
-        ...systems.map((s) => `${SHORT[s]} B/ev`),
+        ...systems.map((s) => `${shortName(s)} B/ev`),
         'ours/f-sync',
         'ours/data',
+        ...variants.flatMap((v) => [`${v}/ours`, `${v}/data`]),
       ],
       rows,
       notes: ['data B: JSON.stringify of the event data (the service result) alone.'],
@@ -380,9 +405,9 @@ export function tables(summary: Summary, systems: SystemName[]): Table[] {
         'broker',
         'inst',
         'payload',
-        ...systems.map((s) => `${SHORT[s]} cpu snd|rcv`),
+        ...systems.map((s) => `${shortName(s)} cpu snd|rcv`),
         ...ratioCols.map((r) => `cpu ${ratioHead(r)}`),
-        ...systems.map((s) => `${SHORT[s]} RSS MB`),
+        ...systems.map((s) => `${shortName(s)} RSS MB`),
       ],
       rows: summary.cpuSender.map((row, i) => [
         ...key(row),

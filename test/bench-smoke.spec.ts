@@ -2,10 +2,19 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  DEFAULT_VARIANTS,
+  parseOptions,
+  parseVariants,
+  runSystems,
+  UsageError,
+} from '../bench/options';
+import type { SystemId } from '../bench/protocol';
+import { aggregate, tables, type TrialResult } from '../bench/report';
 import { describeWithBroker } from './support/brokers';
 
 const ROOT = join(__dirname, '..');
-const SYSTEMS = ['ours', 'feathers-sync', 'raw'];
+const SYSTEMS = ['ours', 'feathers-sync', 'raw', 'ours:lean'];
 
 /** Runs `npm run bench` (through its launcher) and resolves with its exit code and output. */
 function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
@@ -48,6 +57,8 @@ describeWithBroker('redis', 'npm run bench (smallest setting, end to end)', () =
       '0.5',
       '--results-dir',
       resultsDir,
+      '--variants',
+      'lean',
     ]));
     const files = readdirSync(resultsDir).filter((f) => f.endsWith('.json'));
     if (files.length === 1) results = JSON.parse(readFileSync(join(resultsDir, files[0]), 'utf8'));
@@ -67,7 +78,7 @@ describeWithBroker('redis', 'npm run bench (smallest setting, end to end)', () =
   it('writes one results JSON with a trial per system, and never touches latest.json', () => {
     expect(results).toBeDefined();
     expect(results).toMatchObject({
-      version: 1,
+      version: 2,
       command: expect.stringContaining('npm run bench'),
       machine: { node: process.version },
       summary: {
@@ -77,6 +88,7 @@ describeWithBroker('redis', 'npm run bench (smallest setting, end to end)', () =
       },
     });
     expect(results.trials.map((t: any) => t.system).sort()).toEqual([...SYSTEMS].sort());
+    expect(results.options.variants).toEqual([{ name: 'lean', options: { envelope: 'lean' } }]);
     expect(readdirSync(resultsDir).filter((f) => f.startsWith('latest'))).toEqual([]);
   });
 
@@ -105,8 +117,159 @@ describeWithBroker('redis', 'npm run bench (smallest setting, end to end)', () =
     for (const row of [results.summary.throughput[0], results.summary.latencyP99[0]]) {
       for (const system of SYSTEMS) expect(row.integrity[system]).toMatchObject({ lost: 0 });
       expect(Object.keys(row.ratios).sort()).toEqual(
-        ['feathers-sync/raw', 'ours/feathers-sync', 'ours/raw'].sort(),
+        [
+          'feathers-sync/raw',
+          'ours/feathers-sync',
+          'ours/raw',
+          'ours:lean/ours',
+          'ours:lean/raw',
+          'ours:lean/feathers-sync',
+        ].sort(),
       );
     }
+  });
+});
+
+// ---------------------------------------------------------------- unit level, no broker
+
+describe('bench --variants parsing', () => {
+  it('reads known names and name={json} entries, separated by ";" or ","', () => {
+    expect(parseVariants('lean;pending={"maxPending":1000}')).toEqual([
+      { name: 'lean', options: { envelope: 'lean' } },
+      { name: 'pending', options: { maxPending: 1000 } },
+    ]);
+    expect(parseVariants(' a = {"s":"x,y;}{\\""} , b={"n":[1,{"c":2}]}')).toEqual([
+      { name: 'a', options: { s: 'x,y;}{"' } },
+      { name: 'b', options: { n: [1, { c: 2 }] } },
+    ]);
+    expect(parseVariants('none')).toEqual([]);
+    expect(parseVariants('')).toEqual([]);
+  });
+
+  it('reads a JSON file: an object of name → options, or the results file form', () => {
+    const files: Record<string, string> = {
+      'object.json': '{"lean":{"envelope":"lean"},"small":{"maxPending":10}}',
+      'list.json': '[{"name":"lean","options":{"envelope":"lean"}}]',
+    };
+    const read = (path: string) => files[path];
+    expect(parseVariants('object.json', read).map((v) => v.name)).toEqual(['lean', 'small']);
+    expect(parseVariants('list.json', read)).toEqual([
+      { name: 'lean', options: { envelope: 'lean' } },
+    ]);
+    expect(() => parseVariants('missing.json', () => 'not json')).toThrow(UsageError);
+  });
+
+  it.each([
+    ['an unknown name', 'nope', /not a known variant/],
+    ['a reserved name', 'raw={}', /reserved/],
+    ['a name given twice', 'a={},a={}', /twice/],
+    ['options that are not an object', 'a=[1]', /JSON object/],
+    ['options that are not JSON', 'a={x}', /not JSON/],
+    ['an option the bench sets', 'a={"uri":"redis://elsewhere"}', /uri/],
+    ['a missing separator', 'a={}b={}', /expected "," or ";"/],
+    ['a space instead of a separator', 'a={} b={}', /expected "," or ";"/],
+  ])('refuses %s', (_case, spec, message) => {
+    expect(() => parseVariants(spec)).toThrow(message);
+  });
+
+  it('runs the default variants on a full run only, after the other systems', () => {
+    const variantsOf = (argv: string[]) => {
+      const options = parseOptions(argv, ROOT);
+      if (options === 'help') throw new Error('help');
+      return { names: options.variants.map((v) => v.name), systems: runSystems(options) };
+    };
+    expect(variantsOf([]).names).toEqual([...DEFAULT_VARIANTS]);
+    expect(variantsOf(['--broker', 'redis']).systems).toEqual([
+      'ours',
+      'feathers-sync',
+      'raw',
+      ...DEFAULT_VARIANTS.map((name) => `ours:${name}`),
+    ]);
+    for (const argv of [
+      ['--quick'],
+      ['--systems', 'ours,raw'],
+      ['--ours-options', '{}'],
+      ['--mode', 'soak'],
+      ['--variants', 'none'],
+    ])
+      expect(variantsOf(argv).names).toEqual([]);
+    expect(
+      variantsOf(['--systems', 'ours,raw', '--variants', 'x={"maxPending":1000}']).systems,
+    ).toEqual(['ours', 'raw', 'ours:x']);
+    // Results files from before variants have none.
+    expect(runSystems({ systems: ['ours', 'raw'] })).toEqual(['ours', 'raw']);
+  });
+});
+
+/** A trial with the figures the tables read, and nothing else. */
+function fakeTrial(system: SystemId, run: number, eventsPerSec: number, p99: number): TrialResult {
+  const summary = (extra: object) =>
+    ({
+      eventsPerSec,
+      lost: 0,
+      duplicates: 0,
+      outOfOrder: 0,
+      latencyRemote: { count: 1, mean: p99, p50: p99 / 4, p90: p99, p99, max: p99 },
+      cpuMsPer1kSender: 10,
+      cpuMsPer1kReceiver: 5,
+      cpuMsPer1kTotal: 15,
+      rssPeakMbSender: 100,
+      ...extra,
+    }) as any;
+  return {
+    run,
+    broker: 'redis',
+    instances: 2,
+    payload: 200,
+    system,
+    ok: true,
+    bootMs: [],
+    load: [0, 0],
+    phases: {
+      throughput: { summary: summary({}) } as any,
+      latency: { summary: summary({}) } as any,
+      bytes: { summary: summary({ bytesPerEvent: 250, dataBytesPerEvent: 200 }) } as any,
+    },
+  };
+}
+
+describe('bench variants in the summary and the tables', () => {
+  const systems: SystemId[] = ['ours', 'raw', 'ours:lean'];
+  const trials = [1, 2].flatMap((run) => [
+    fakeTrial('ours', run, 1000, 2),
+    fakeTrial('raw', run, 2000, 1),
+    fakeTrial('ours:lean', run, 3000, 4),
+  ]);
+  const summary = aggregate(trials, systems);
+
+  it('computes each variant against ours and raw within each run', () => {
+    const row = summary.throughput[0];
+    expect(row.ratios['ours:lean/ours']).toEqual({ median: 3, runs: [3, 3] });
+    expect(row.ratios['ours:lean/raw']).toEqual({ median: 1.5, runs: [1.5, 1.5] });
+    expect(row.ratios['ours/raw'].median).toBe(0.5);
+    expect(summary.latencyP99[0].ratios['ours:lean/ours'].median).toBe(2);
+  });
+
+  it('gives each variant its own columns', () => {
+    const [throughput, latency, bytes] = tables(summary, systems);
+    expect(throughput.headers).toEqual(
+      expect.arrayContaining(['ours:lean ev/s', 'ours:lean/ours', 'ours:lean/raw']),
+    );
+    const at = (header: string) => throughput.rows[0][throughput.headers.indexOf(header)];
+    expect([at('ours:lean ev/s'), at('ours:lean/ours'), at('ours:lean/raw')]).toEqual([
+      '3,000',
+      '3.00x',
+      '1.50x',
+    ]);
+    expect(latency.headers).toContain('p99 ours:lean/ours');
+    expect(bytes.headers).toEqual(expect.arrayContaining(['ours:lean/ours', 'ours:lean/data']));
+  });
+
+  it('still reads a results file from before variants (bench/results/latest.json)', () => {
+    const saved = JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'latest.json'), 'utf8'));
+    const old = runSystems(saved.options);
+    expect(old).toEqual(['ours', 'feathers-sync', 'raw']);
+    const rendered = tables(aggregate(saved.trials, old), old);
+    expect(rendered[0].rows.length).toBeGreaterThan(0);
   });
 });
