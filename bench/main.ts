@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { renderChart } from './chart.js';
 import {
   HELP,
   parseOptions,
@@ -455,18 +456,22 @@ function moduleSource(): { commit?: string; uncommittedChanges?: boolean } {
 interface SavedResults {
   version?: number;
   command: string;
+  label?: string;
   startedAt: string;
   machine: { cpus: number; node: string };
   options: {
     systems: SystemName[];
     /** Absent before version 2. */
     variants?: Variant[];
+    oursOptions?: Record<string, unknown>;
+    runs?: number;
+    rate?: number;
   };
   trials: TrialResult[];
 }
 
-/** Aggregates and prints the trials of an existing results file again. */
-function reprint(file: string): number {
+/** Aggregates and prints the trials of an existing results file again, and redraws its chart. */
+function reprint(file: string, chart: boolean): number {
   const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedResults;
   const systems = runSystems(saved.options);
   const summary = aggregate(saved.trials, systems);
@@ -478,7 +483,38 @@ function reprint(file: string): number {
     `Command: \`${saved.command}\` (${saved.startedAt.slice(0, 10)}, ${saved.machine.cpus} CPUs, ` +
       `Node ${saved.machine.node})\n\n${rendered.map(renderMarkdown).join('\n\n')}`,
   );
+  if (chart) writeChart(chartPath(file), saved, summary);
   return 0;
+}
+
+/** `x.json` → `x.svg`. */
+function chartPath(resultsFile: string): string {
+  return resultsFile.replace(/\.json$/i, '') + '.svg';
+}
+
+/** Writes the SVG chart of a run, when it has ratios to draw; says where. */
+function writeChart(
+  file: string,
+  results: Pick<SavedResults, 'command' | 'label' | 'startedAt' | 'machine' | 'options'>,
+  summary: ReturnType<typeof aggregate>,
+): boolean {
+  const svg = renderChart({
+    summary,
+    systems: runSystems(results.options),
+    variants: results.options.variants,
+    oursOptions: results.options.oursOptions,
+    runs: results.options.runs,
+    rate: results.options.rate,
+    subtitle: [
+      results.command,
+      `${results.startedAt.slice(0, 10)} · ${results.machine.cpus} CPUs · Node ${results.machine.node}` +
+        (results.label ? ` · ${results.label}` : ''),
+    ],
+  });
+  if (!svg) return false;
+  writeFileSync(file, svg);
+  console.log(`chart: ${file}`);
+  return true;
 }
 
 function withoutInstanceReports(trial: TrialResult): unknown {
@@ -516,7 +552,7 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (options.report !== undefined) return reprint(options.report);
+  if (options.report !== undefined) return reprint(options.report, options.chart);
   const systems = runSystems(options);
   const runsOurs = systems.some((s) => s === 'ours' || isVariant(s));
   if (runsOurs && !existsSync(join(options.moduleDir, 'index.js'))) {
@@ -621,6 +657,7 @@ async function main(): Promise<number> {
   const file = join(options.resultsDir, `${stamp}-${options.brokers.join('-')}.json`);
   writeFileSync(file, JSON.stringify(output, null, 2) + '\n');
   console.log(`results: ${file}`);
+  const charted = options.chart && writeChart(chartPath(file), output, summary);
   if (options.writeLatest) {
     // The committed copy keeps every figure of the tables but not each instance's own report.
     const slim = { ...output, trials: trials.map(withoutInstanceReports) };
@@ -631,6 +668,7 @@ async function main(): Promise<number> {
         `${cpus().length} CPUs, Node ${process.version})\n\n${output.markdown}\n`,
     );
     console.log(`results: ${join(options.resultsDir, 'latest.json')} (and latest.md)`);
+    if (charted) writeChart(join(options.resultsDir, 'latest.svg'), output, summary);
   }
   return trials.every((t) => t.ok) ? 0 : 1;
 }

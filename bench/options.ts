@@ -32,7 +32,7 @@ export interface Variant {
  *                                                          // issue 10: vs unsigned (ours)
  *   'no-canary': { heartbeatMs: 0 },                       // issue 11: canary off vs on (ours)
  *
- * (Options are recorded in the results JSON: never put a real secret here.)
+ * (Options are recorded in the results JSON and shown in the chart: never put a real secret here.)
  */
 export const KNOWN_VARIANTS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
   // issue 13: the lean envelope's targets are ratios within the same run as the default envelope.
@@ -71,6 +71,8 @@ export interface BenchOptions {
   oursOptions: Record<string, unknown>;
   /** Variants of our module, each run as a system of its own (`ours:<name>`) after `systems`. */
   variants: Variant[];
+  /** Write the SVG chart next to the results JSON. */
+  chart: boolean;
   cpuProf: boolean;
   profileDir: string;
   profileIntervalUs: number;
@@ -113,8 +115,10 @@ own process, and prints throughput, latency, bytes per event, CPU and memory, wi
   --profile-dir <dir>   where profiles go (default: a folder under the OS temp dir)
   --results-dir <dir>   where the results JSON goes (default: bench/results)
   --no-latest           do not update bench/results/latest.json (quick and soak runs never do)
-  --report <file>       print the tables of an existing results JSON again (Markdown too)
+  --report <file>       print the tables of an existing results JSON again (Markdown too) and
+                        redraw its chart (<file>.svg)
   --label <text>        a note stored in the results
+  --no-chart            do not write the SVG chart next to the results JSON (or of --report)
   --no-build            (launcher) use the existing dist/ instead of building first
   --help
 
@@ -164,7 +168,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
-    const flags = ['quick', 'cpu-prof', 'no-latest', 'no-build', 'help'];
+    const flags = ['quick', 'cpu-prof', 'no-latest', 'no-build', 'no-chart', 'help'];
     if (flags.includes(name)) {
       given.set(name, true);
       continue;
@@ -196,6 +200,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     'soak-sample',
     'ours-options',
     'variants',
+    'no-chart',
     'cpu-prof',
     'profile-dir',
     'results-dir',
@@ -274,6 +279,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     label: text('label'),
     oursOptions,
     variants,
+    chart: !given.has('no-chart'),
     cpuProf: given.has('cpu-prof'),
     profileDir: resolve(text('profile-dir') ?? join(tmpdir(), `feathers-sync-bench-profiles`)),
     profileIntervalUs: 250,

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { renderChart } from '../bench/chart';
 import {
   DEFAULT_VARIANTS,
   parseOptions,
@@ -90,6 +91,14 @@ describeWithBroker('redis', 'npm run bench (smallest setting, end to end)', () =
     expect(results.trials.map((t: any) => t.system).sort()).toEqual([...SYSTEMS].sort());
     expect(results.options.variants).toEqual([{ name: 'lean', options: { envelope: 'lean' } }]);
     expect(readdirSync(resultsDir).filter((f) => f.startsWith('latest'))).toEqual([]);
+  });
+
+  it('writes the chart next to the results JSON', () => {
+    const charts = readdirSync(resultsDir).filter((f) => f.endsWith('.svg'));
+    expect(charts).toHaveLength(1);
+    const svg = readFileSync(join(resultsDir, charts[0]), 'utf8');
+    expect(svg).toContain('Throughput vs the raw client');
+    expect(svg).toContain('ours:lean');
   });
 
   it('measured every phase of every system with no event lost or duplicated', () => {
@@ -201,7 +210,7 @@ describe('bench --variants parsing', () => {
   });
 });
 
-/** A trial with the figures the tables read, and nothing else. */
+/** A trial with the figures the tables and the chart read, and nothing else. */
 function fakeTrial(system: SystemId, run: number, eventsPerSec: number, p99: number): TrialResult {
   const summary = (extra: object) =>
     ({
@@ -271,5 +280,60 @@ describe('bench variants in the summary and the tables', () => {
     expect(old).toEqual(['ours', 'feathers-sync', 'raw']);
     const rendered = tables(aggregate(saved.trials, old), old);
     expect(rendered[0].rows.length).toBeGreaterThan(0);
+    expect(renderChart({ summary: aggregate(saved.trials, old), systems: old })).toContain('<svg');
+  });
+});
+
+describe('bench chart', () => {
+  const systems: SystemId[] = ['ours', 'feathers-sync', 'raw', 'ours:a<b'];
+  const trials = [
+    fakeTrial('ours', 1, 1000, 2),
+    fakeTrial('feathers-sync', 1, 500, 3),
+    fakeTrial('raw', 1, 2000, 1),
+    { ...fakeTrial('ours:a<b', 1, 0, 0), ok: false, error: 'boom' },
+  ];
+  const svg = renderChart({
+    summary: aggregate(trials, systems),
+    systems,
+    variants: [{ name: 'a<b', options: { note: '"&"' } }],
+    runs: 1,
+    rate: 1000,
+    subtitle: ['npm run bench -- --variants \'a<b={"note":"\\"&\\""}\''],
+  }) as string;
+
+  it('draws labelled panels, a line at 1x, a legend and the bars', () => {
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    for (const label of [
+      'Throughput vs the raw client',
+      'Throughput vs feathers-sync',
+      'Throughput vs ours (defaults)',
+      'p99 latency vs the raw client',
+      'higher is better',
+      'lower is better · at 1,000 ev/s',
+      'ours: our module, default options',
+      '0.50x',
+      '2.00x',
+      'failed',
+    ])
+      expect(svg).toContain(label);
+    // ours/raw and ours/feathers-sync, throughput and latency: four bars; the variant failed.
+    expect(svg.match(/<rect [^>]*><title>/g)).toHaveLength(4);
+    expect(svg.match(/stroke="#000"/g)).toHaveLength(6);
+  });
+
+  it('escapes what it prints and stays well-formed', () => {
+    expect(svg).toContain('ours:a&lt;b: {&quot;note&quot;:&quot;\\&quot;&amp;\\&quot;&quot;}');
+    expect(svg).not.toMatch(/<(?![/a-z])/);
+    const stack: string[] = [];
+    for (const [, closing, name, selfClosing] of svg.matchAll(/<(\/?)([a-z]+)[^>]*?(\/?)>/g)) {
+      if (selfClosing) continue;
+      if (closing) expect(stack.pop()).toBe(name);
+      else stack.push(name);
+    }
+    expect(stack).toEqual([]);
+  });
+
+  it('draws nothing when no ratio of our module was measured', () => {
+    expect(renderChart({ summary: aggregate(trials, ['raw']), systems: ['raw'] })).toBeUndefined();
   });
 });
