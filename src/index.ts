@@ -15,6 +15,8 @@ export type {
   AmqpSettings,
   NatsTransportOptions,
   NatsSettings,
+  RetentionOptions,
+  Retention,
 } from './options/transport-options.js';
 export type {
   SyncTransport,
@@ -22,8 +24,10 @@ export type {
   SyncTransportContext,
   SyncTransportHandlers,
   SyncLogger,
+  SyncDelivery,
   TransportStatus,
 } from './transports/sync-transport.js';
+export type { SyncGap } from './core/sync-engine.js';
 export type { SyncEnvelope, SyncOrigin, SyncMarker, DropReason } from './core/envelope.types.js';
 export type { SyncStats } from './core/sync-stats.js';
 export type { FeathersAppLike, FeathersServiceLike } from './core/feathers.types.js';

@@ -7,7 +7,8 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { type FeathersAppLike, isFeathersApp } from './core/feathers.types.js';
-import { SyncEngine } from './core/sync-engine.js';
+import { BehaviorSubject, type Observable, Subject } from 'rxjs';
+import { SyncEngine, type SyncGap } from './core/sync-engine.js';
 import type { SyncStats } from './core/sync-stats.js';
 import {
   FeathersSyncClosedError,
@@ -41,7 +42,16 @@ export interface FeathersSyncCompat {
 @Injectable()
 export class SyncService implements OnModuleInit, OnApplicationShutdown {
   private readonly engine: SyncEngine;
-  private currentStatus: SyncStatus = 'connecting';
+  private readonly statusSubject = new BehaviorSubject<SyncStatus>('connecting');
+  private readonly gapSubject = new Subject<SyncGap>();
+  /** Every status change, starting with the current status. Completes on shutdown. */
+  readonly status$: Observable<SyncStatus> = this.statusSubject.asObservable();
+  /**
+   * Every loss that could not be recovered: `{ origin, missing }` (`origin` is `*` when the broker
+   * lost messages without saying whose). Also emitted as `sync-gap` on the Feathers app, so an app
+   * can tell its socket clients to refetch. Completes on shutdown.
+   */
+  readonly gaps$: Observable<SyncGap> = this.gapSubject.asObservable();
   private readyPromise: Promise<void>;
   private resolveReady!: () => void;
   private rejectReady!: (error: Error) => void;
@@ -65,6 +75,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     this.engine = new SyncEngine(transport, {
       ...options.engine,
       onStatus: (status, error) => this.onStatus(status, error),
+      onGap: (gap) => this.onGap(gap),
     });
   }
 
@@ -84,7 +95,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
 
   /** `connecting` → `ready` ⇄ `reconnecting` → `closed`. */
   get status(): SyncStatus {
-    return this.currentStatus;
+    return this.statusSubject.value;
   }
 
   /** This instance's id in envelopes (`context.sync.origin` on other instances). */
@@ -101,7 +112,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
   stats(): SyncStats & { status: SyncStatus; type: string; instanceId: string } {
     return {
       ...this.engine.stats(),
-      status: this.currentStatus,
+      status: this.status,
       type: this.type,
       instanceId: this.instanceId,
     };
@@ -132,8 +143,9 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     });
     if (this.options.waitForBroker) {
       try {
-        await started;
-        await this.readyPromise;
+        // A transport's open() may settle only once the broker answered (to fail with an error
+        // only the user can fix): wait for it no longer than for `ready`, which times out.
+        await Promise.all([started, this.readyPromise]);
       } catch (error) {
         // Nest runs no shutdown hook after a failed boot: close what was opened, or it retries forever.
         clearTimeout(this.connectTimer);
@@ -149,6 +161,8 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     clearTimeout(this.connectTimer);
     await this.engine.close();
     this.settle('rejected', new FeathersSyncClosedError(messages.closed()));
+    this.statusSubject.complete();
+    this.gapSubject.complete();
   }
 
   private findFeathersApp(): FeathersAppLike {
@@ -176,9 +190,18 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     throw new FeathersSyncConfigError(messages.noFeathersApp());
   }
 
+  private onGap(gap: SyncGap): void {
+    this.gapSubject.next(gap);
+    try {
+      this.feathersApp?.emit('sync-gap', gap);
+    } catch (error) {
+      this.options.logger.warn(`A 'sync-gap' listener threw: ${errorText(error)}`);
+    }
+  }
+
   private onStatus(status: TransportStatus, error?: Error): void {
-    const previous = this.currentStatus;
-    this.currentStatus = status;
+    const previous = this.statusSubject.value;
+    if (status !== previous) this.statusSubject.next(status);
     const where = `${this.type} (${redactUri(this.options.uri)}, key "${this.options.key}")`;
     if (status === 'ready' && previous !== 'ready') {
       this.options.logger.log(

@@ -1,6 +1,7 @@
 import { byteLength } from '../shared/bytes.js';
 import { errorText } from '../shared/errors.js';
 import type { RateLimitedWarnings } from '../shared/logger.js';
+import { Fifo } from '../shared/fifo.js';
 import type { SyncCounters } from './sync-stats.js';
 
 /** What the outbox sends through: the transport's `publish`. */
@@ -19,57 +20,28 @@ export interface OutboxOptions {
   formed: (payload: string | Uint8Array) => void;
   /** The broker's name, for warnings. */
   type: string;
+  /**
+   * Recoverable delivery: a message the broker refuses while connected (a publish timeout, a
+   * store that is not ready) is sent again after a pause, up to a few times, instead of lost.
+   */
+  retryRefused: boolean;
 }
 
 interface Entry {
   payload: string | Uint8Array;
   events: number;
   bytes: number;
+  /** Refusals while the transport was up. */
+  refusals: number;
 }
 
 /** At most this much is handed to the transport and not yet settled: its own buffers stay small. */
 const MAX_IN_FLIGHT_MESSAGES = 4096;
 const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 const MAX_BATCH_EVENTS = 512;
-
-/** A queue with an index for its head: `shift()` of a large array is O(n). */
-class Fifo<T> {
-  private items: Array<T | undefined> = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: T): void {
-    this.items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.items[this.head];
-  }
-
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-
-  drain(): T[] {
-    const rest = this.items.slice(this.head) as T[];
-    this.items = [];
-    this.head = 0;
-    return rest;
-  }
-}
+/** Recoverable delivery: how often a refused message is tried again, and the pause before each try. */
+const MAX_REFUSALS = 5;
+const REFUSAL_PAUSE_MS = 500;
 
 /**
  * Every message on its way to the broker, and the one bound on all of them: those waiting (the
@@ -80,6 +52,8 @@ class Fifo<T> {
  */
 export class Outbox {
   private ready = false;
+  /** Set while sending pauses after a refusal (recoverable delivery). */
+  private pauseTimer?: NodeJS.Timeout;
   private readonly waiting = new Fifo<Entry>();
   /** Sent while the transport was up and lost with its connection: they go again first. */
   private readonly resend = new Fifo<Entry>();
@@ -114,7 +88,7 @@ export class Outbox {
       return;
     }
     this.flushBatch();
-    this.enqueue({ payload, events: 1, bytes: byteLength(payload) });
+    this.enqueue({ payload, events: 1, bytes: byteLength(payload), refusals: 0 });
   }
 
   /** The transport is up (send) or down (keep). */
@@ -132,6 +106,8 @@ export class Outbox {
   /** After the transport closed: forgets what never made it and says how many events that was. */
   abandon(): number {
     this.ready = false;
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
     this.flushBatch();
     const lost = this.waitingEvents + this.inFlightEvents;
     this.waiting.drain();
@@ -160,7 +136,7 @@ export class Outbox {
     this.batch = [];
     this.batchBytes = 0;
     const payload = this.options.frame!(parts);
-    this.enqueue({ payload, events: parts.length, bytes: byteLength(payload) });
+    this.enqueue({ payload, events: parts.length, bytes: byteLength(payload), refusals: 0 });
   }
 
   private enqueue(entry: Entry): void {
@@ -189,7 +165,7 @@ export class Outbox {
 
   /** Sends what waits, oldest first, while the transport is up and the window has room. */
   private drain(unbounded = false): void {
-    while (this.ready) {
+    while (this.ready && (unbounded || !this.pauseTimer)) {
       const next = this.resend.peek() ? this.resend : this.waiting;
       const entry = next.peek();
       if (!entry) return;
@@ -235,13 +211,35 @@ export class Outbox {
       this.counters.published += entry.events;
     } else if (!this.ready) {
       // Lost with the connection: it goes again, first, once the transport is back.
-      this.resend.push(entry);
-      this.waitingEvents += entry.events;
-      this.waitingBytes += entry.bytes;
+      this.sendAgain(entry);
+    } else if (this.options.retryRefused && entry.refusals < MAX_REFUSALS) {
+      entry.refusals++;
+      this.sendAgain(entry);
+      this.warnings.warn(
+        'refusedRetry',
+        `The ${this.options.type} broker refused an event (${errorText(error)}); trying again.`,
+      );
+      this.pause();
     } else {
       this.lost(entry.events, 'refused', error);
     }
     this.drain();
+  }
+
+  private sendAgain(entry: Entry): void {
+    this.resend.push(entry);
+    this.waitingEvents += entry.events;
+    this.waitingBytes += entry.bytes;
+  }
+
+  /** No sending for a moment; what is in flight settles meanwhile. */
+  private pause(): void {
+    if (this.pauseTimer) return;
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = undefined;
+      this.drain();
+    }, REFUSAL_PAUSE_MS);
+    this.pauseTimer.unref();
   }
 
   private lost(events: number, why: 'full' | 'refused', error?: unknown): void {

@@ -2,7 +2,7 @@ import { errorText } from '../shared/errors.js';
 import { RateLimitedWarnings, type SyncLogger } from '../shared/logger.js';
 import type { TransportStatus } from '../shared/status.js';
 import { within } from '../shared/timeout.js';
-import type { SyncTransport } from '../transports/sync-transport.js';
+import type { SyncDelivery, SyncTransport } from '../transports/sync-transport.js';
 import { Codec, type CodecOptions } from './codec.js';
 import type { EventListener, FeathersAppLike } from './feathers.types.js';
 import { Outbox } from './outbox.js';
@@ -11,7 +11,14 @@ import { SequenceTracker } from './sequence-tracker.js';
 import { ServiceHook } from './service-hook.js';
 import { createCounters, type SyncStats } from './sync-stats.js';
 
+/** Events that could not be recovered: `origin` is `*` when the broker cannot say whose they were. */
+export interface SyncGap {
+  origin: string;
+  missing: number;
+}
+
 export interface SyncEngineOptions extends CodecOptions {
+  delivery: SyncDelivery;
   maxPending: number;
   maxPendingBytes: number;
   /** The transport's close budget; the engine only waits a little longer for a transport that overruns it. */
@@ -19,6 +26,8 @@ export interface SyncEngineOptions extends CodecOptions {
   logger: SyncLogger;
   /** Called on every status change (SyncService keeps `status` and `ready` from it). */
   onStatus: (status: TransportStatus, error?: Error) => void;
+  /** Called for every loss that could not be recovered. */
+  onGap: (gap: SyncGap) => void;
 }
 
 /** Largest lean batch frame (also bounded by maxMessageSize). */
@@ -36,6 +45,11 @@ export class SyncEngine {
   private status: TransportStatus = 'connecting';
   private closed = false;
   private seq = 0;
+  /**
+   * Messages the broker said it lost without naming their senders, not yet matched by a jump in
+   * some sender's sequence: such a jump is then the same loss, and is not counted twice.
+   */
+  private unattributed = 0;
   private readonly counters = createCounters();
   private readonly warnings: RateLimitedWarnings;
   private readonly codec: Codec;
@@ -60,18 +74,12 @@ export class SyncEngine {
         maxFrameBytes: Math.min(MAX_BATCH_BYTES, options.maxMessageSize),
         formed: (payload) => this.emitSyncOut(payload),
         type: transport.type,
+        retryRefused: options.delivery === 'recoverable',
       },
       this.counters,
       this.warnings,
     );
-    const tracker = new SequenceTracker((origin, missing) => {
-      this.counters.missed += missing;
-      this.warnings.warn(
-        'missed',
-        `${missing} event(s) from instance ${origin} never arrived (the broker dropped them, ` +
-          'typically while a connection was down). Clients of this instance may need to refetch.',
-      );
-    });
+    const tracker = new SequenceTracker((origin, missing) => this.missed(origin, missing));
     this.receiver = new Receiver({
       instanceId: options.instanceId,
       codec: this.codec,
@@ -95,6 +103,7 @@ export class SyncEngine {
     await this.transport.open({
       message: (payload) => this.receiver.receive(payload),
       status: (status, error) => this.setStatus(status, error),
+      gap: (missing, reason) => this.lostByBroker(missing, reason),
     });
   }
 
@@ -171,6 +180,32 @@ export class SyncEngine {
       return;
     }
     this.outbox.push(payload);
+  }
+
+  /** A jump in a sender's sequence: events that never arrived. */
+  private missed(origin: string, missing: number): void {
+    const known = Math.min(missing, this.unattributed);
+    this.unattributed -= known;
+    this.counters.missed += missing - known;
+    this.warnings.warn(
+      'missed',
+      `${missing} event(s) from instance ${origin} never arrived (the broker dropped them, ` +
+        'typically while a connection was down). Clients of this instance may need to refetch.',
+    );
+    this.options.onGap({ origin, missing });
+  }
+
+  /** The transport's log lost messages before this instance read them. */
+  private lostByBroker(missing: number, reason: string): void {
+    if (this.closed || !(missing > 0)) return;
+    this.unattributed += missing;
+    this.counters.missed += missing;
+    this.warnings.warn(
+      'lostByBroker',
+      `The ${this.transport.type} broker lost ${missing} message(s) before this instance read ` +
+        `them (${reason}). Clients of this instance may need to refetch.`,
+    );
+    this.options.onGap({ origin: '*', missing });
   }
 
   private emitSyncOut(payload: string | Uint8Array): void {

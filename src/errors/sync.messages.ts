@@ -40,6 +40,9 @@ export const messages = {
     'trying in the background and events stay local until it succeeds. Check that the broker runs ' +
     'and that the uri is right, or raise `connectTimeout`.',
   closed: () => 'FeathersSyncModule was closed before the broker subscription became ready.',
+  noDurableLog: (scheme: string) =>
+    `FeathersSyncModule: delivery 'recoverable' needs a broker with a durable log, and ${scheme} ` +
+    "has none. Use redis://, nats:// (JetStream) or amqp:// (RabbitMQ 3.9+ streams), or set delivery: 'broadcast'.",
 };
 
 function describe(value: unknown): string {

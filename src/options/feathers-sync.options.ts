@@ -1,11 +1,16 @@
 import type { LoggerService } from '@nestjs/common';
 import type { SyncEnvelope } from '../core/envelope.types.js';
 import type { FeathersAppLike } from '../core/feathers.types.js';
-import type { SyncTransport, SyncTransportClass } from '../transports/sync-transport.js';
+import type {
+  SyncDelivery,
+  SyncTransport,
+  SyncTransportClass,
+} from '../transports/sync-transport.js';
 import type {
   AmqpTransportOptions,
   NatsTransportOptions,
   RedisTransportOptions,
+  RetentionOptions,
 } from './transport-options.js';
 
 /** Options of `FeathersSyncModule.forRoot()` / `forRootAsync()`. */
@@ -32,6 +37,16 @@ export interface FeathersSyncOptions {
    * closeTimeout }`), or an instance of one (built with whatever settings it needs).
    */
   transport?: SyncTransport | SyncTransportClass;
+  /**
+   * `broadcast` (default): the broker's pub/sub, as feathers-sync does; an instance that is cut
+   * off misses what is published meanwhile (counted in `missed`). `recoverable`: the broker's own
+   * durable log (Redis Streams, NATS JetStream, RabbitMQ stream queues); an instance that was cut
+   * off catches up from where it stopped, within `retention`, and publishing waits for the
+   * broker's acknowledgement. What cannot be recovered is reported on `SyncService.gaps$`.
+   */
+  delivery?: SyncDelivery;
+  /** How far back a `recoverable` instance can catch up (the broker keeps that much). */
+  retention?: RetentionOptions;
   /** `ready` rejects after this many ms without a live subscription (the transport keeps trying). Default 30000. */
   connectTimeout?: number;
   /** Make boot itself wait for the broker, and fail after `connectTimeout`. Default false. */

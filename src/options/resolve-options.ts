@@ -14,16 +14,22 @@ import {
   DEFAULT_REDACT_PARAMS,
 } from '../feathers-sync.constants.js';
 import { toSyncLogger, type SyncLogger } from '../shared/logger.js';
-import type { SyncTransport, SyncTransportClass } from '../transports/sync-transport.js';
+import type {
+  SyncDelivery,
+  SyncTransport,
+  SyncTransportClass,
+} from '../transports/sync-transport.js';
 import { fail, numberOption } from './checks.js';
 import type { FeathersSyncOptions } from './feathers-sync.options.js';
 import {
   resolveAmqpSettings,
   resolveNatsSettings,
   resolveRedisSettings,
+  resolveRetention,
   type AmqpSettings,
   type NatsSettings,
   type RedisSettings,
+  type Retention,
 } from './transport-options.js';
 
 /** Every option checked, with its default applied: the one place options are read. */
@@ -36,7 +42,9 @@ export interface ResolvedSyncOptions {
   closeTimeout: number;
   waitForBroker: boolean;
   logger: SyncLogger;
-  engine: Omit<SyncEngineOptions, 'onStatus'>;
+  delivery: SyncDelivery;
+  retention: Retention;
+  engine: Omit<SyncEngineOptions, 'onStatus' | 'onGap'>;
   /** Each built-in transport's settings; the factory hands the one its scheme needs to it. */
   transports: { redis: RedisSettings; amqp: AmqpSettings; nats: NatsSettings };
 }
@@ -68,6 +76,10 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
   if (envelope !== 'compatible' && envelope !== 'lean') {
     fail('envelope', "'compatible' or 'lean'", envelope);
   }
+  const delivery = options.delivery ?? 'broadcast';
+  if (delivery !== 'broadcast' && delivery !== 'recoverable') {
+    fail('delivery', "'broadcast' or 'recoverable'", delivery);
+  }
   if (options.waitForBroker !== undefined && typeof options.waitForBroker !== 'boolean') {
     fail('waitForBroker', 'true or false', options.waitForBroker);
   }
@@ -87,7 +99,10 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
     closeTimeout,
     waitForBroker: options.waitForBroker === true,
     logger,
+    delivery,
+    retention: resolveRetention(options.retention),
     engine: {
+      delivery,
       instanceId,
       serialize: options.serialize ?? (JSON.stringify as (envelope: SyncEnvelope) => string),
       deserialize: options.deserialize ?? (JSON.parse as (payload: string | Uint8Array) => unknown),

@@ -7,6 +7,27 @@ import { fail, numberOption, objectOption } from './checks.js';
  * other.
  */
 
+/** How far back an instance can catch up in `delivery: 'recoverable'`. */
+export interface RetentionOptions {
+  /** Messages older than this are dropped from the broker's log. Default 120000 (2 minutes). */
+  maxAgeMs?: number;
+  /** At most this many messages are kept in the broker's log. Default 100000. */
+  maxEvents?: number;
+}
+
+export interface Retention {
+  maxAgeMs: number;
+  maxEvents: number;
+}
+
+export function resolveRetention(given: RetentionOptions | undefined): Retention {
+  const retention = objectOption('retention', given, 'an object ({ maxAgeMs?, maxEvents? })');
+  return {
+    maxAgeMs: numberOption('retention.maxAgeMs', retention.maxAgeMs, 120_000, { integer: true }),
+    maxEvents: numberOption('retention.maxEvents', retention.maxEvents, 100_000, { integer: true }),
+  };
+}
+
 /** An ioredis `Redis` or `Cluster` (typed structurally: ioredis is an optional peer). */
 export interface RedisClientLike {
   duplicate(...args: never[]): unknown;
@@ -16,8 +37,9 @@ export interface RedisClientLike {
 
 export interface RedisTransportOptions {
   /**
-   * An existing ioredis client (or Cluster) used to publish. The module subscribes on a
-   * `duplicate()` of it and closes only what it created.
+   * An existing ioredis client (or Cluster) used to publish. The module subscribes (with
+   * `delivery: 'recoverable'`: reads the key's stream) on a `duplicate()` of it and closes only
+   * what it created.
    */
   client?: RedisClientLike;
   /** ioredis options for the connections the module creates (merged over the uri). */
@@ -67,6 +89,26 @@ export interface AmqpTransportOptions {
    * counted as missed by the receiver). Default: no limit.
    */
   queueMaxLength?: number;
+  /**
+   * `delivery: 'recoverable'`: the size in bytes of the stream's segment files. RabbitMQ drops a
+   * stream's data by whole segments only, when a write fills a segment: its own default (500 MB)
+   * would never trim a sync log, so `retention.maxAgeMs` would not apply. Every instance on the
+   * key must use the same value. Default 1000000 (1 MB).
+   */
+  streamSegmentBytes?: number;
+  /**
+   * `delivery: 'recoverable'`: most bytes the stream keeps (`x-max-length-bytes`), beside
+   * `retention.maxAgeMs`. RabbitMQ streams cannot count messages, so `retention.maxEvents` does
+   * not apply to them; bound the log's size with this. Every instance on the key must use the
+   * same value. Default: no byte limit.
+   */
+  streamMaxBytes?: number;
+  /**
+   * `delivery: 'recoverable'`: how many messages RabbitMQ sends ahead of this instance's
+   * acknowledgements (the stream consumer's prefetch). It bounds what an instance slower than the
+   * publishers holds in memory; the rest waits in the stream. Default 500.
+   */
+  streamPrefetch?: number;
 }
 
 export interface AmqpSettings {
@@ -75,6 +117,9 @@ export interface AmqpSettings {
   maxReconnectDelay: number;
   queueExpires: number;
   queueMaxLength?: number;
+  streamSegmentBytes: number;
+  streamMaxBytes?: number;
+  streamPrefetch: number;
 }
 
 /**
@@ -105,6 +150,21 @@ export function resolveAmqpSettings(
     amqp.queueMaxLength === undefined
       ? undefined
       : numberOption('amqp.queueMaxLength', amqp.queueMaxLength, 0, { integer: true });
+  const streamSegmentBytes = numberOption(
+    'amqp.streamSegmentBytes',
+    amqp.streamSegmentBytes,
+    1_000_000,
+    { integer: true },
+  );
+  const streamMaxBytes =
+    amqp.streamMaxBytes === undefined
+      ? undefined
+      : numberOption('amqp.streamMaxBytes', amqp.streamMaxBytes, 0, { integer: true });
+  const streamPrefetch = numberOption('amqp.streamPrefetch', amqp.streamPrefetch, 500, {
+    integer: true,
+  });
+  // AMQP's prefetch count is a 16-bit field.
+  if (streamPrefetch > 65_535) fail('amqp.streamPrefetch', 'at most 65535', streamPrefetch);
   const socket = objectOption(
     'amqp.socketOptions',
     amqp.socketOptions,
@@ -131,6 +191,9 @@ export function resolveAmqpSettings(
     maxReconnectDelay: Math.max(reconnectDelay, maxReconnectDelay),
     queueExpires,
     queueMaxLength,
+    streamSegmentBytes,
+    streamMaxBytes,
+    streamPrefetch,
   };
 }
 
@@ -148,16 +211,27 @@ export interface NatsTransportOptions {
    * live at that moment: after a broker restart the delay lets the other instances, which lost
    * their connection at the same time, subscribe again first. Default: `reconnectTimeWait` plus
    * the largest jitter (1000 ms with the defaults). 0 reports `ready` as soon as the server has
-   * the subscription.
+   * the subscription. Broadcast delivery only: a recoverable instance reads the stream from where
+   * it stopped, so it reports `ready` as soon as it reads again.
    */
   resumeDelay?: number;
+  /**
+   * `delivery: 'recoverable'`: how many servers keep a copy of the JetStream stream (its
+   * `num_replicas`). Default 1, what a single server can do; 3 on a cluster of 3 or more servers
+   * keeps the log through the loss of one. Used when the stream is created or its settings change.
+   */
+  streamReplicas?: number;
 }
 
 export interface NatsSettings {
   /** The module's defaults with the user's connection options over them. */
   connectionOptions: Record<string, unknown>;
   resumeDelay: number;
+  streamReplicas: number;
 }
+
+/** JetStream keeps at most 5 copies of a stream. */
+const MAX_STREAM_REPLICAS = 5;
 
 export function resolveNatsSettings(
   given: NatsTransportOptions | undefined,
@@ -196,5 +270,11 @@ export function resolveNatsSettings(
   const resumeDelay = numberOption('nats.resumeDelay', nats.resumeDelay, wait + jitter, {
     allowZero: true,
   });
-  return { connectionOptions, resumeDelay };
+  const streamReplicas = numberOption('nats.streamReplicas', nats.streamReplicas, 1, {
+    integer: true,
+  });
+  if (streamReplicas > MAX_STREAM_REPLICAS) {
+    fail('nats.streamReplicas', `an integer from 1 to ${MAX_STREAM_REPLICAS}`, streamReplicas);
+  }
+  return { connectionOptions, resumeDelay, streamReplicas };
 }

@@ -4,6 +4,9 @@ import type { TransportStatus } from '../shared/status.js';
 export type { SyncLogger } from '../shared/logger.js';
 export type { TransportStatus } from '../shared/status.js';
 
+/** How events travel: the broker's pub/sub, or its durable log (see `SyncTransportContext`). */
+export type SyncDelivery = 'broadcast' | 'recoverable';
+
 /**
  * The contract every transport implements. A transport moves opaque bytes between instances: it
  * knows nothing of Feathers, envelopes, serializers or the module's options. Adding a broker means
@@ -16,6 +19,12 @@ export interface SyncTransportHandlers {
   message(payload: Uint8Array | string): void;
   /** The connection changed state; `error` explains a drop when there is one. */
   status(status: TransportStatus, error?: Error): void;
+  /**
+   * The broker's log lost `missing` messages this instance had not read yet (trimmed past its
+   * cursor, or the log was reset), whose senders cannot be known. Transports with a durable log
+   * call it; the core counts it once in `missed` and tells the app.
+   */
+  gap?(missing: number, reason: string): void;
 }
 
 /** A broker connection as the core sees it. */
@@ -26,7 +35,8 @@ export interface SyncTransport {
    * Connects and subscribes. Must not wait for the broker: report `ready` through
    * `handlers.status` once the subscription is live (and publishing possible), and keep
    * reconnecting without a give-up limit. A returned promise may reject only for errors that
-   * retrying cannot fix.
+   * retrying cannot fix (the broker lacks a feature the delivery mode needs); to reject with one
+   * it may stay pending until the broker first answered (boot waits on it no longer than on ready).
    */
   open(handlers: SyncTransportHandlers): void | Promise<void>;
   /**
@@ -56,6 +66,11 @@ export interface SyncTransportContext<Settings = undefined> {
   logger: SyncLogger;
   /** The time `close()` may take, in ms, flush included. */
   closeTimeout: number;
+  /**
+   * `broadcast`: the broker's pub/sub. `recoverable`: the broker's durable log, read from where
+   * this instance stopped after a disconnect; `publish()` settles once the broker stored it.
+   */
+  delivery: SyncDelivery;
   /** The transport's own settings, validated and with defaults applied (undefined for custom ones). */
   settings: Settings;
 }

@@ -1,11 +1,15 @@
 import { FeathersSyncConfigError } from '../errors/sync.errors.js';
 import { messages } from '../errors/sync.messages.js';
 import type { ResolvedSyncOptions } from '../options/resolve-options.js';
+import type { Retention } from '../options/transport-options.js';
 import { redactUri } from '../shared/redact.js';
+import { AmqpStreamTransport } from './amqp/amqp-stream.transport.js';
 import { AmqpTransport } from './amqp/amqp.transport.js';
 import { ClusterTransport } from './cluster/cluster.transport.js';
 import { MemoryTransport } from './memory/memory.transport.js';
+import { NatsJetStreamTransport } from './nats/nats-jetstream.transport.js';
 import { NatsTransport } from './nats/nats.transport.js';
+import { RedisStreamTransport } from './redis/redis-stream.transport.js';
 import { RedisTransport } from './redis/redis.transport.js';
 import { loadAmqplib, loadIoredis, loadNats } from './broker-packages.js';
 import type { SyncTransport, SyncTransportContext } from './sync-transport.js';
@@ -13,18 +17,28 @@ import type { SyncTransport, SyncTransportContext } from './sync-transport.js';
 type Transports = ResolvedSyncOptions['transports'];
 
 interface SchemeEntry {
-  /** Builds the transport with its own settings. */
-  create: (context: SyncTransportContext<undefined>, transports: Transports) => SyncTransport;
+  /** Builds the transport for the delivery mode in the context, with its own settings. */
+  create: (
+    context: SyncTransportContext<undefined>,
+    transports: Transports,
+    retention: Retention,
+  ) => SyncTransport;
   /** The optional peer package the transport needs, loaded at boot so a missing one fails fast. */
   load?: () => Promise<unknown>;
 }
 
 const redis: SchemeEntry = {
-  create: (context, { redis }) => new RedisTransport({ ...context, settings: redis }),
+  create: (context, { redis }, retention) =>
+    context.delivery === 'recoverable'
+      ? new RedisStreamTransport({ ...context, settings: { ...redis, retention } })
+      : new RedisTransport({ ...context, settings: redis }),
   load: loadIoredis,
 };
 const amqp: SchemeEntry = {
-  create: (context, { amqp }) => new AmqpTransport({ ...context, settings: amqp }),
+  create: (context, { amqp }, retention) =>
+    context.delivery === 'recoverable'
+      ? new AmqpStreamTransport({ ...context, settings: { ...amqp, retention } })
+      : new AmqpTransport({ ...context, settings: amqp }),
   load: loadAmqplib,
 };
 
@@ -38,11 +52,22 @@ const SCHEMES: Record<string, SchemeEntry> = {
   amqp,
   amqps: amqp,
   nats: {
-    create: (context, { nats }) => new NatsTransport({ ...context, settings: nats }),
+    create: (context, { nats }, retention) =>
+      context.delivery === 'recoverable'
+        ? new NatsJetStreamTransport({ ...context, settings: { ...nats, retention } })
+        : new NatsTransport({ ...context, settings: nats }),
     load: loadNats,
   },
+  // In one process nothing is ever lost: both modes are the same bus.
   memory: { create: (context) => new MemoryTransport(context) },
-  cluster: { create: (context) => new ClusterTransport(context) },
+  cluster: {
+    create: (context) => {
+      if (context.delivery === 'recoverable') {
+        throw new FeathersSyncConfigError(messages.noDurableLog('cluster://'));
+      }
+      return new ClusterTransport(context);
+    },
+  },
 };
 
 /** Every scheme the map above knows, for error messages (never a second list to keep in step). */
@@ -54,6 +79,7 @@ export async function createTransport(options: ResolvedSyncOptions): Promise<Syn
     key: options.key,
     logger: options.logger,
     closeTimeout: options.closeTimeout,
+    delivery: options.delivery,
     settings: undefined,
   };
   const custom = options.transport;
@@ -72,7 +98,7 @@ export async function createTransport(options: ResolvedSyncOptions): Promise<Syn
       messages.unknownScheme(`${scheme}://`, redactUri(options.uri), SUPPORTED_SCHEMES),
     );
   await entry.load?.();
-  return entry.create(context, options.transports);
+  return entry.create(context, options.transports, options.retention);
 }
 
 function schemeOf(uri: string): string {

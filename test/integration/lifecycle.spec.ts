@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { FeathersSyncConnectTimeoutError, type FeathersSyncOptions } from '../../src';
 import {
@@ -9,6 +10,7 @@ import {
   freePort,
   type BrokerName,
 } from '../support/brokers';
+import { CutProxy } from '../support/cut-proxy';
 import { recordEvents } from '../support/feathers-app';
 import { closeAll, startInstance, type Instance } from '../support/instances';
 
@@ -95,15 +97,16 @@ for (const broker of ['redis', 'amqp', 'nats'] as const) {
 const TRANSPORTS: BrokerName[] = ['memory', 'redis', 'amqp', 'nats'];
 const dist = join(__dirname, '..', '..', 'dist', 'cjs', 'index.js');
 
-for (const broker of TRANSPORTS) {
-  describeWithBroker(broker, `shutdown over ${broker}`, () => {
+for (const [broker, delivery] of TRANSPORTS.flatMap((b) =>
+  (['broadcast', 'recoverable'] as const).map((d) => [b, d] as const),
+)) {
+  describeWithBroker(broker, `shutdown over ${broker} (${delivery})`, () => {
     it('app.close() leaves no open handle: the process exits by itself', async () => {
       if (!existsSync(dist))
         throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
       const script = join(__dirname, '..', 'fixtures', 'boot-and-close.cjs');
-      const child = spawn(process.execPath, [script, BROKERS[broker], uniqueKey('exit')], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const args = [script, BROKERS[broker], uniqueKey('exit'), delivery];
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       child.stdout.on('data', (chunk) => (output += chunk));
       child.stderr.on('data', (chunk) => (output += chunk));
@@ -119,5 +122,37 @@ for (const broker of TRANSPORTS) {
       });
       expect({ code, output }).toEqual({ code: 0, output: 'closed\n' });
     });
+
+    if (broker !== 'memory') {
+      it('closing just as the connection breaks leaves nothing trying to reconnect', async () => {
+        const target = new URL(BROKERS[broker]);
+        const proxy = await CutProxy.start({ host: target.hostname, port: Number(target.port) });
+        const instance = await startInstance({
+          uri: proxy.uri(BROKERS[broker]),
+          key: uniqueKey('breaks'),
+          delivery,
+        });
+        await instance.sync.ready;
+        // The connection breaks, and the app closes right then.
+        await proxy.close();
+        await instance.nest.close();
+        expect(instance.sync.status).toBe('closed');
+        // Whatever would still retry dials the proxy's port: listen there, and count.
+        expect(await connectionsTo(proxy.port, 1_500)).toBe(0);
+      });
+    }
   });
+}
+
+/** How many connections arrive on `port` within `ms`. */
+async function connectionsTo(port: number, ms: number): Promise<number> {
+  let count = 0;
+  const server = createServer((socket) => {
+    count++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  await new Promise((resolve) => server.close(resolve));
+  return count;
 }

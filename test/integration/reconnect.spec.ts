@@ -28,6 +28,8 @@ for (const broker of BROKERS_UNDER_TEST) {
       instances = await startInstances(3, { uri: fault.uri, key, ...fault.options });
       const events = ['created'];
       const logs = instances.map((i) => recordEvents(i.app, 'todos', events));
+      const statuses = instances.map(() => [] as string[]);
+      instances.forEach((i, n) => i.sync.status$.subscribe((status) => statuses[n].push(status)));
       expect(await fault.subscriberCount(key)).toBe(3);
 
       await instances[0].app.service('todos').create({ text: 'before' });
@@ -62,10 +64,16 @@ for (const broker of BROKERS_UNDER_TEST) {
         expect(log.map((r) => r.data.text)).toEqual(['before', 'after cut 1', 'after cut 2']);
       }
       expect(await fault.subscriberCount(key)).toBe(3);
-      for (const instance of instances) {
+      for (const [n, instance] of instances.entries()) {
         const stats = instance.sync.stats();
         expect(stats.duplicates).toBe(0);
         expect(stats.disconnects).toBeGreaterThanOrEqual(1);
+        // status$ followed it: ready, then for each drop a status other than ready, then ready.
+        expect(statuses[n][0]).toBe('ready');
+        expect(statuses[n].at(-1)).toBe('ready');
+        expect(statuses[n].filter((status) => status === 'reconnecting').length).toBe(
+          stats.disconnects,
+        );
       }
     });
 

@@ -1,5 +1,5 @@
 import { serialize as v8Serialize, deserialize as v8Deserialize } from 'node:v8';
-import { SYNC, isSyncedEvent } from '../../src';
+import { SYNC, isSyncedEvent, type SyncDelivery } from '../../src';
 import { BROKERS, describeWithBroker, uniqueKey, type BrokerName } from '../support/brokers';
 import {
   createFeathersApp,
@@ -17,20 +17,30 @@ const TRANSPORTS: BrokerName[] = ['memory', 'redis', 'amqp', 'nats'];
 /** Time allowed for a message that must NOT arrive to show up anyway before we conclude. */
 const QUIET_MS = 300;
 
-for (const broker of TRANSPORTS) {
-  describeWithBroker(broker, `sync behaviour over ${broker}`, () => {
+/** Everything that holds for the broker's pub/sub holds for its durable log too. */
+const DELIVERIES: SyncDelivery[] = ['broadcast', 'recoverable'];
+
+for (const [broker, delivery] of TRANSPORTS.flatMap((b) =>
+  DELIVERIES.map((d) => [b, d] as const),
+)) {
+  describeWithBroker(broker, `sync behaviour over ${broker} (${delivery})`, () => {
     const uri = BROKERS[broker];
+    const mode = { uri, delivery };
     let instances: Instance[] = [];
     afterEach(() => closeAll(instances));
+    // Stream queues are durable: delete the ones these tests declared on the shared RabbitMQ.
+    if (broker === 'amqp' && delivery === 'recoverable') {
+      afterAll(async () => (await import('../support/raw/amqp')).deleteTestStreams());
+    }
 
     it('reports its type and becomes ready', async () => {
-      instances = await startInstances(1, { uri, key: uniqueKey() });
+      instances = await startInstances(1, { ...mode, key: uniqueKey() });
       expect(instances[0].sync.type).toBe(broker);
       expect(instances[0].sync.status).toBe('ready');
     });
 
     it('delivers every standard event and a custom event exactly once on every instance, with the origin context', async () => {
-      instances = await startInstances(3, { uri, key: uniqueKey() });
+      instances = await startInstances(3, { ...mode, key: uniqueKey() });
       const events = ['created', 'updated', 'patched', 'removed', 'custom'];
       const logs = instances.map((i) => recordEvents(i.app, 'todos', events));
       const todos = instances[0].app.service('todos');
@@ -81,7 +91,7 @@ for (const broker of TRANSPORTS) {
     });
 
     it('keeps events local when a hook sets context[SYNC] = false', async () => {
-      instances = await startInstances(2, { uri, key: uniqueKey() });
+      instances = await startInstances(2, { ...mode, key: uniqueKey() });
       instances[0].app.service('todos').hooks({
         before: {
           create: [
@@ -101,7 +111,7 @@ for (const broker of TRANSPORTS) {
     });
 
     it('keeps undeclared events local', async () => {
-      instances = await startInstances(2, { uri, key: uniqueKey() });
+      instances = await startInstances(2, { ...mode, key: uniqueKey() });
       const logs = instances.map((i) => recordEvents(i.app, 'todos', ['undeclared', 'custom']));
       instances[0].app.service('todos').emit('undeclared', { n: 1 });
       instances[0].app.service('todos').emit('custom', { n: 2 });
@@ -118,8 +128,8 @@ for (const broker of TRANSPORTS) {
       const apps = [createFeathersApp(), createFeathersApp()];
       apps.forEach(register);
       instances = [
-        await startInstance({ uri, key }, apps[0]),
-        await startInstance({ uri, key }, apps[1]),
+        await startInstance({ ...mode, key }, apps[0]),
+        await startInstance({ ...mode, key }, apps[1]),
       ];
       await Promise.all(instances.map((i) => i.sync.ready));
       const log = recordEvents(apps[1], 'boards', ['archived']);
@@ -128,7 +138,7 @@ for (const broker of TRANSPORTS) {
     });
 
     it('syncs services registered after the module attached', async () => {
-      instances = await startInstances(2, { uri, key: uniqueKey() });
+      instances = await startInstances(2, { ...mode, key: uniqueKey() });
       for (const instance of instances) instance.app.use('late', new TodoService());
       const log = recordEvents(instances[1].app, 'late', ['created']);
       await instances[0].app.service('late').create({ text: 'late' });
@@ -137,8 +147,8 @@ for (const broker of TRANSPORTS) {
     });
 
     it('does not mix apps that use different keys', async () => {
-      const a = await startInstances(2, { uri, key: uniqueKey('a') });
-      const b = await startInstances(1, { uri, key: uniqueKey('b') });
+      const a = await startInstances(2, { ...mode, key: uniqueKey('a') });
+      const b = await startInstances(1, { ...mode, key: uniqueKey('b') });
       instances = [...a, ...b];
       const logA = recordEvents(a[1].app, 'todos', ['created']);
       const logB = recordEvents(b[0].app, 'todos', ['created']);
@@ -151,7 +161,7 @@ for (const broker of TRANSPORTS) {
 
     it('round-trips a Date through a custom binary serializer', async () => {
       instances = await startInstances(2, {
-        uri,
+        ...mode,
         key: uniqueKey(),
         serialize: (envelope) => v8Serialize(envelope),
         deserialize: (payload) => v8Deserialize(Buffer.from(payload as Uint8Array)),
@@ -176,8 +186,8 @@ for (const broker of TRANSPORTS) {
           return text;
         };
         const group = [
-          await startInstance({ uri, key, envelope, serialize }),
-          await startInstance({ uri, key, envelope, serialize }),
+          await startInstance({ ...mode, key, envelope, serialize }),
+          await startInstance({ ...mode, key, envelope, serialize }),
         ];
         instances.push(...group);
         await Promise.all(group.map((i) => i.sync.ready));
@@ -210,7 +220,7 @@ for (const broker of TRANSPORTS) {
 
     it('sends a burst of lean events as few broker messages, in order, each once', async () => {
       const key = uniqueKey('burst');
-      instances = await startInstances(2, { uri, key, envelope: 'lean' });
+      instances = await startInstances(2, { ...mode, key, envelope: 'lean' });
       const log = recordEvents(instances[1].app, 'todos', ['custom']);
       const todos = instances[0].app.service('todos');
       for (let n = 0; n < 1500; n++) todos.emit('custom', { n });
@@ -243,7 +253,7 @@ for (const broker of TRANSPORTS) {
     for (const [name, serializer] of Object.entries(customSerializers)) {
       it(`delivers lean bursts of 1, 2, 500 and 2,000 events exactly once with a ${name} serializer`, async () => {
         instances = await startInstances(3, {
-          uri,
+          ...mode,
           key: uniqueKey('lean-serializer'),
           envelope: 'lean',
           ...serializer,
@@ -275,11 +285,11 @@ for (const broker of TRANSPORTS) {
 
     it('drops and counts malformed messages, pollutes no prototype, and keeps delivering', async () => {
       const key = uniqueKey();
-      instances = await startInstances(1, { uri, key });
+      instances = await startInstances(1, { ...mode, key });
       const log = recordEvents(instances[0].app, 'todos', ['created', 'custom']);
       const good = (text: string) =>
         JSON.stringify({ event: 'created', path: 'todos', data: { id: 1, text } });
-      await publishRaw(broker, key, [
+      await publishRaw(broker, key, delivery, [
         'not json {',
         Buffer.from([0xff, 0xfe, 0x00, 0x01]),
         JSON.stringify([1, 2, 3]),
@@ -311,11 +321,52 @@ for (const broker of TRANSPORTS) {
       );
     });
 
+    it("reports a jump in a sender's sequence once: in missed, on gaps$ and as sync-gap", async () => {
+      const key = uniqueKey('gap');
+      instances = await startInstances(1, { ...mode, key });
+      const [instance] = instances;
+      const log = recordEvents(instance.app, 'todos', ['created']);
+      const gaps: unknown[] = [];
+      const appGaps: unknown[] = [];
+      instance.sync.gaps$.subscribe((gap) => gaps.push(gap));
+      instance.app.on('sync-gap', (gap: unknown) => appGaps.push(gap));
+      const envelope = (seq: number) =>
+        JSON.stringify({
+          sync: { v: 1, origin: 'another-instance', seq },
+          event: 'created',
+          path: 'todos',
+          data: { id: seq },
+        });
+      await publishRaw(broker, key, delivery, [1, 2, 6, 6, 7].map(envelope));
+      await waitFor(() => log.length === 4, 'the four distinct events');
+      await sleep(QUIET_MS);
+      expect(log.map((r) => r.data.id)).toEqual([1, 2, 6, 7]);
+      expect(gaps).toEqual([{ origin: 'another-instance', missing: 3 }]);
+      expect(appGaps).toEqual(gaps);
+      expect(instance.sync.stats()).toEqual(
+        expect.objectContaining({ missed: 3, duplicates: 1, emitted: 4 }),
+      );
+    });
+
+    it('status$ gives the current status at once, then every change, and completes on close', async () => {
+      instances = await startInstances(1, { ...mode, key: uniqueKey() });
+      const seen: string[] = [];
+      let completed = false;
+      instances[0].sync.status$.subscribe({
+        next: (status) => seen.push(status),
+        complete: () => (completed = true),
+      });
+      expect(seen).toEqual(['ready']);
+      await closeAll(instances);
+      expect(seen).toEqual(['ready', 'closed']);
+      expect(completed).toBe(true);
+    });
+
     it('drops messages larger than maxMessageSize', async () => {
       const key = uniqueKey();
-      instances = await startInstances(1, { uri, key, maxMessageSize: 1024 });
+      instances = await startInstances(1, { ...mode, key, maxMessageSize: 1024 });
       const log = recordEvents(instances[0].app, 'todos', ['created']);
-      await publishRaw(broker, key, [
+      await publishRaw(broker, key, delivery, [
         JSON.stringify({ event: 'created', path: 'todos', data: { text: 'x'.repeat(2048) } }),
         JSON.stringify({ event: 'created', path: 'todos', data: { text: 'small' } }),
       ]);
@@ -325,7 +376,7 @@ for (const broker of TRANSPORTS) {
     });
 
     it('keeps one listener throwing from stopping the subscription', async () => {
-      instances = await startInstances(2, { uri, key: uniqueKey() });
+      instances = await startInstances(2, { ...mode, key: uniqueKey() });
       let calls = 0;
       instances[1].app.service('todos').on('created', () => {
         calls++;

@@ -28,8 +28,14 @@ export async function startInstances(
   options: FeathersSyncOptions,
 ): Promise<Instance[]> {
   const instances: Instance[] = [];
-  for (let i = 0; i < count; i++) instances.push(await startInstance(options));
-  await Promise.all(instances.map((instance) => instance.sync.ready));
+  try {
+    for (let i = 0; i < count; i++) instances.push(await startInstance(options));
+    await Promise.all(instances.map((instance) => instance.sync.ready));
+  } catch (error) {
+    // A failed start must not leave the others connected: jest would never exit.
+    await closeAll(instances);
+    throw error;
+  }
   return instances;
 }
 

@@ -1,13 +1,16 @@
 import { BROKERS, type BrokerName } from './brokers';
-import { MemoryTransport } from '../../src';
+import { MemoryTransport, type SyncDelivery } from '../../src';
+import { PAYLOAD_FIELD, redisLogKeys } from '../../src/transports/redis/redis-stream.log';
 
 /**
  * Publishes bytes on a key the way a foreign or malicious peer would: with the broker's own
- * client, bypassing the module. Used by the bad-input tests.
+ * client, bypassing the module, where instances in that delivery mode read. Used by the
+ * bad-input tests.
  */
 export async function publishRaw(
   broker: BrokerName,
   key: string,
+  delivery: SyncDelivery,
   payloads: Array<string | Buffer>,
 ): Promise<void> {
   switch (broker) {
@@ -16,6 +19,7 @@ export async function publishRaw(
         key,
         logger: console,
         closeTimeout: 1000,
+        delivery,
         settings: undefined,
       });
       for (const payload of payloads) transport.publish(payload);
@@ -24,8 +28,13 @@ export async function publishRaw(
     case 'redis': {
       const { Redis } = await import('ioredis');
       const client = new Redis(BROKERS.redis);
+      // Recoverable instances read the key's stream, not its channel.
+      const { stream } = redisLogKeys(key);
       try {
-        for (const payload of payloads) await client.publish(key, payload);
+        for (const payload of payloads) {
+          if (delivery === 'recoverable') await client.xadd(stream, '*', PAYLOAD_FIELD, payload);
+          else await client.publish(key, payload);
+        }
       } finally {
         await client.quit();
       }

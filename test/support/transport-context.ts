@@ -18,6 +18,7 @@ export function transportContext<K extends keyof Settings>(
     key: resolved.key,
     logger,
     closeTimeout: resolved.closeTimeout,
+    delivery: resolved.delivery,
     settings: resolved.transports[kind],
   };
 }

@@ -29,6 +29,7 @@ function setup(options: Partial<OutboxOptions> = {}, send?: OutboxSend) {
       maxFrameBytes: 64 * 1024,
       formed: (payload) => formed.push(payload),
       type: 'test',
+      retryRefused: false,
       ...options,
     },
     counters,
@@ -99,6 +100,36 @@ describe('Outbox', () => {
     expect(counters.published).toBe(3);
     expect(counters.publishFailed).toBe(1);
     expect(calls).toHaveLength(6);
+  });
+
+  it('recoverable delivery: tries a refused message again after a pause, a few times, then counts it lost', async () => {
+    jest.useFakeTimers();
+    try {
+      const { outbox, calls, counters } = setup({ retryRefused: true });
+      outbox.setReady(true);
+      outbox.push('m1');
+      outbox.push('m2');
+      calls[0].reject(new Error('publish timeout'));
+      await Promise.resolve();
+      await Promise.resolve();
+      // Paused: m1 waits to go again first; m2 is still in flight.
+      expect(counters.publishFailed).toBe(0);
+      calls[1].resolve();
+      await jest.advanceTimersByTimeAsync(500);
+      expect(calls.map((c) => c.payload)).toEqual(['m1', 'm2', 'm1']);
+      for (let attempt = 3; attempt < 7; attempt++) {
+        calls[attempt - 1].reject(new Error('publish timeout'));
+        await jest.advanceTimersByTimeAsync(500);
+      }
+      // Refused 5 times while the broker was up: lost now, and nothing more is sent.
+      calls.at(-1)!.reject(new Error('publish timeout'));
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(calls).toHaveLength(7);
+      expect(counters.publishFailed).toBe(1);
+      expect(counters.published).toBe(1);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('counts a message handed over synchronously as published at once', () => {

@@ -1,17 +1,21 @@
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { RedisSettings } from '../../options/transport-options.js';
 import { toBuffer } from '../../shared/bytes.js';
 import { asError } from '../../shared/errors.js';
 import { StatusReporter } from '../../shared/status.js';
 import { Deadline } from '../../shared/timeout.js';
 import { loadIoredis } from '../broker-packages.js';
+import {
+  connectClient,
+  duplicateClient,
+  openPublisher,
+  quit,
+  type RedisClient,
+} from './redis.clients.js';
 import type {
   SyncTransport,
   SyncTransportContext,
   SyncTransportHandlers,
 } from '../sync-transport.js';
-
-type RedisClient = Redis | Cluster;
 
 /**
  * `redis://` and `rediss://` over ioredis, as feathers-sync does it on the wire: `PUBLISH <key>`
@@ -33,28 +37,12 @@ export class RedisTransport implements SyncTransport {
 
   async open(handlers: SyncTransportHandlers): Promise<void> {
     this.status.attach((status, error) => handlers.status(status, error));
-    const { Redis: RedisClass } = await loadIoredis();
+    const ioredis = await loadIoredis();
     if (this.closing) return;
     const { uri, key, settings } = this.context;
-    const ownOptions: RedisOptions = {
-      lazyConnect: true,
-      // Writes issued in the same tick go out in one round trip; order is kept.
-      enableAutoPipelining: true,
-      // The core keeps every event until Redis replied and sends again what a dropped connection
-      // lost: ioredis must neither queue commands while disconnected nor hold them across a
-      // reconnect (that would be a second, unbounded queue).
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      ...(settings.options as RedisOptions),
-    };
-    const supplied = settings.client as RedisClient | undefined;
-    this.ownsPublisher = !supplied;
-    const publisher =
-      supplied ?? (uri ? new RedisClass(uri, ownOptions) : new RedisClass(ownOptions));
-    const subscriber = (publisher as Redis).duplicate({
-      lazyConnect: true,
-      enableAutoPipelining: false,
-    });
+    const { client: publisher, owned } = openPublisher(ioredis, uri, settings);
+    this.ownsPublisher = owned;
+    const subscriber = duplicateClient(publisher, { enableAutoPipelining: false });
     this.publisher = publisher;
     this.subscriber = subscriber;
 
@@ -76,11 +64,9 @@ export class RedisTransport implements SyncTransport {
       if (channel.toString() === key) handlers.message(message);
     });
 
-    if (this.ownsPublisher || publisher.status === 'wait') {
-      publisher.connect().catch(() => undefined);
-    }
     // A rejected first attempt is not final: ioredis keeps retrying and `ready` fires later.
-    subscriber.connect().catch(() => undefined);
+    connectClient(publisher).catch(() => undefined);
+    connectClient(subscriber).catch(() => undefined);
   }
 
   publish(payload: Uint8Array | string): Promise<unknown> {
@@ -126,10 +112,4 @@ export class RedisTransport implements SyncTransport {
       this.status.dropped(this.lastError);
     }
   }
-}
-
-/** QUIT waits for replies still due (our flush); past the deadline, or when down, disconnect. */
-async function quit(client: RedisClient, deadline: Deadline): Promise<void> {
-  if (client.status === 'ready' && (await deadline.within(client.quit())) === 'done') return;
-  client.disconnect();
 }
