@@ -27,7 +27,6 @@ export interface Variant {
  * ask to measure lands on main, add it here, and to DEFAULT_VARIANTS if every full run should
  * measure it, e.g.:
  *
- *   recoverable: { delivery: 'recoverable' },              // issue 9: vs broadcast (ours) and raw
  *   signed: { signing: { keys: { bench: '<32+ bytes, not a real secret>' }, current: 'bench' } },
  *                                                          // issue 10: vs unsigned (ours)
  *   'no-canary': { heartbeatMs: 0 },                       // issue 11: canary off vs on (ours)
@@ -37,13 +36,15 @@ export interface Variant {
 export const KNOWN_VARIANTS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
   // issue 13: the lean envelope's targets are ratios within the same run as the default envelope.
   lean: { envelope: 'lean' },
+  // issue 9: the broker's durable log, against broadcast (ours) and the raw client.
+  recoverable: { delivery: 'recoverable' },
 };
 
 /**
  * Variants of a full run: `npm run bench` with no `--systems`, `--variants`, `--ours-options`,
  * `--quick` or soak (narrowing brokers, instances or payloads keeps them).
  */
-export const DEFAULT_VARIANTS: readonly string[] = ['lean'];
+export const DEFAULT_VARIANTS: readonly string[] = ['lean', 'recoverable'];
 
 export interface BenchOptions {
   brokers: BrokerName[];
