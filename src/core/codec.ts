@@ -1,9 +1,9 @@
 import { byteLength, exceedsBytes, startsWithBytes, toBuffer, toText } from '../shared/bytes.js';
 import { errorText } from '../shared/errors.js';
-import type { DropReason, SyncEnvelope } from './envelope.types.js';
+import type { DropReason, SyncEnvelope, SyncOrigin } from './envelope.types.js';
 import { validateEnvelope, type Validated } from './envelope-shape.js';
 import { findForbiddenKey, hasForbiddenKey } from './forbidden-keys.js';
-import { toLean } from './lean-envelope.js';
+import { toLean, toLeanStamp } from './lean-envelope.js';
 import { contextForWire, isHookContext } from './wire-context.js';
 
 export interface CodecOptions {
@@ -17,6 +17,8 @@ export interface CodecOptions {
   envelope: 'compatible' | 'lean';
   redactParams: ReadonlySet<string>;
   maxMessageSize: number;
+  /** Set when `instanceId` is fixed: tells this start's sequence from an earlier start's. */
+  epoch?: number;
 }
 
 export type Decoded =
@@ -53,11 +55,19 @@ export class Codec {
   ): string | Uint8Array {
     const hook = isHookContext(context);
     const wireContext = contextForWire(context, this.options.redactParams, hook);
-    const origin = this.options.instanceId;
+    const stamp: SyncOrigin = { v: 1, origin: this.options.instanceId, seq };
+    if (this.options.epoch !== undefined) stamp.epoch = this.options.epoch;
     const envelope =
       this.options.envelope === 'lean'
-        ? (toLean(event, path, data, wireContext, hook, origin, seq) as unknown as SyncEnvelope)
-        : compatibleEnvelope(origin, seq, event, path, data, wireContext);
+        ? (toLean(
+            event,
+            path,
+            data,
+            wireContext,
+            hook,
+            toLeanStamp(stamp),
+          ) as unknown as SyncEnvelope)
+        : compatibleEnvelope(stamp, event, path, data, wireContext);
     return this.options.serialize(envelope);
   }
 
@@ -119,8 +129,10 @@ export class Codec {
     const sentinel = '\u0000origin\u0000';
     const sentinelJson = JSON.stringify(sentinel);
     const probes = [
-      JSON.stringify(compatibleEnvelope(sentinel, 0, 'e', 'p', null, undefined)),
-      JSON.stringify(toLean('e', 'p', null, undefined, false, sentinel, 0)),
+      JSON.stringify(
+        compatibleEnvelope({ v: 1, origin: sentinel, seq: 0 }, 'e', 'p', null, undefined),
+      ),
+      JSON.stringify(toLean('e', 'p', null, undefined, false, [sentinel, 0])),
       `{"o":${sentinelJson},"b":[]}`,
     ];
     return probes.map((probe) => {
@@ -133,14 +145,13 @@ export class Codec {
 
 /** The feathers-sync 3.x envelope plus our stamp, first so that echoes are spotted early. */
 function compatibleEnvelope(
-  origin: string,
-  seq: number,
+  stamp: SyncOrigin,
   event: string,
   path: string,
   data: unknown,
   context: Record<string, unknown> | undefined,
 ): SyncEnvelope {
-  const envelope: SyncEnvelope = { sync: { v: 1, origin, seq }, event, path, data };
+  const envelope: SyncEnvelope = { sync: stamp, event, path, data };
   if (context !== undefined) envelope.context = context;
   return envelope;
 }

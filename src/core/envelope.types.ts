@@ -19,6 +19,16 @@ export interface SyncOrigin {
   origin: string;
   /** 1, 2, 3… per sender. */
   seq: number;
+  /**
+   * When the sender started (ms since 1970), sent when its `instanceId` is fixed: a restarted
+   * sender starts again at seq 1 with a later epoch. A random id is already new at every start.
+   */
+  epoch?: number;
+}
+
+/** A stamp's optional epoch: a non-negative integer. */
+export function isStampEpoch(value: unknown): boolean {
+  return value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0);
 }
 
 /**
@@ -39,7 +49,8 @@ export type DropReason =
   | 'forbiddenKey'
   | 'unknownService'
   | 'unknownEvent'
-  | 'listenerError';
+  | 'listenerError'
+  | 'replayed';
 
 export const DROP_REASONS: readonly DropReason[] = [
   'decode',
@@ -49,4 +60,5 @@ export const DROP_REASONS: readonly DropReason[] = [
   'unknownService',
   'unknownEvent',
   'listenerError',
+  'replayed',
 ];

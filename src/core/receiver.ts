@@ -19,7 +19,7 @@ export interface ReceiverParts {
 
 /**
  * The inbound pipeline: bytes from the broker → our own echo? → decoded and checked envelopes →
- * duplicates and gaps per origin → the service's local `emit`. Bad input is dropped and counted;
+ * duplicates, replays and gaps per origin → the service's local `emit`. Bad input is dropped and counted;
  * nothing here ever throws back into a broker client.
  */
 export class Receiver {
@@ -60,9 +60,17 @@ export class Receiver {
         counters.echoes++;
         return;
       }
-      if (tracker.accept(origin, seq) === 'duplicate') {
+      const verdict = tracker.accept(origin, seq, envelope.sync.epoch);
+      if (verdict === 'duplicate') {
         counters.duplicates++;
         return;
+      }
+      if (verdict === 'stale') {
+        return this.drop(
+          'replayed',
+          `instance ${origin} has restarted since it sent this (a replay, or two running ` +
+            `instances share the instanceId "${origin}")`,
+        );
       }
     }
     const app = this.parts.app();

@@ -57,7 +57,11 @@ export interface FeathersSyncOptions {
   redactParams?: readonly string[];
   /** Where the module logs; `false` silences it. Default `new Logger('FeathersSyncModule')`. */
   logger?: LoggerService | false;
-  /** Identifies this instance in envelopes. Default: random per start. */
+  /**
+   * Identifies this instance in envelopes. Default: random per start. A fixed id must belong to one
+   * running instance at a time; its messages then carry an epoch (the start time), so that a
+   * restart, which begins again at sequence 1, is not taken for a replay.
+   */
   instanceId?: string;
   /** Redis settings (`redis://`, `rediss://`). */
   redis?: RedisTransportOptions;

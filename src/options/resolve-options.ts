@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SyncEnvelope } from '../core/envelope.types.js';
 import type { FeathersAppLike } from '../core/feathers.types.js';
+import { newEpoch } from '../core/sequence-tracker.js';
 import type { SyncEngineOptions } from '../core/sync-engine.js';
 import { FeathersSyncConfigError } from '../errors/sync.errors.js';
 import { messages } from '../errors/sync.messages.js';
@@ -89,6 +90,8 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
     logger,
     engine: {
       instanceId,
+      // A random id is new at every start already; a fixed one needs the start told apart.
+      epoch: options.instanceId === undefined ? undefined : newEpoch(),
       serialize: options.serialize ?? (JSON.stringify as (envelope: SyncEnvelope) => string),
       deserialize: options.deserialize ?? (JSON.parse as (payload: string | Uint8Array) => unknown),
       jsonDeserializer: options.deserialize === undefined || options.deserialize === JSON.parse,
