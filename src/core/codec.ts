@@ -4,6 +4,7 @@ import type { DropReason, SyncEnvelope, SyncOrigin } from './envelope.types.js';
 import { validateEnvelope, type Validated } from './envelope-shape.js';
 import { findForbiddenKey, hasForbiddenKey } from './forbidden-keys.js';
 import { toLean, toLeanStamp } from './lean-envelope.js';
+import { Signer, type SigningSettings } from './signer.js';
 import { contextForWire, isHookContext } from './wire-context.js';
 
 export interface CodecOptions {
@@ -19,25 +20,35 @@ export interface CodecOptions {
   maxMessageSize: number;
   /** Set when `instanceId` is fixed: tells this start's sequence from an earlier start's. */
   epoch?: number;
+  /** Messages are signed and checked (absent: they travel unsigned, as feathers-sync's do). */
+  signing?: SigningSettings;
 }
 
+/**
+ * `trusted` is false for an unsigned message that `signing.acceptUnsigned` lets in: its stamp
+ * proves nothing, so it is neither deduplicated nor allowed to move an origin's sequence.
+ */
 export type Decoded =
-  { ok: true; items: Validated[] } | { ok: false; reason: DropReason; detail: string };
+  | { ok: true; items: Validated[]; trusted: boolean }
+  | { ok: false; reason: DropReason; detail: string };
 
 /**
  * Everything that knows the wire: builds the compatible and the lean envelope, frames a lean batch,
- * recognises our own echo from its first bytes, and turns received bytes back into envelopes
- * (size, decoding, forbidden keys, batches, shape). The key order of what we send is written here
- * only: the echo marks are derived from the same builders.
+ * signs what leaves, recognises our own echo from its first bytes, and turns received bytes back
+ * into envelopes (size, signature, decoding, forbidden keys, batches, shape). The key order of
+ * what we send is written here only: the echo marks are derived from the same builders.
  */
 export class Codec {
   /** Lean envelopes of one turn can be joined into one message (they are JSON text). */
   readonly canFrame: boolean;
+  /** Signs and checks messages when `signing` is set. */
+  readonly signer?: Signer;
   private readonly originJson: string;
   private readonly echoMarks?: { text: string[]; bytes: Buffer[] };
 
   constructor(private readonly options: CodecOptions) {
     this.canFrame = options.envelope === 'lean' && options.jsonSerializer;
+    if (options.signing) this.signer = new Signer(options.signing);
     this.originJson = JSON.stringify(options.instanceId);
     if (options.jsonSerializer && options.jsonDeserializer) {
       const text = this.echoMarksOf(options.instanceId);
@@ -45,7 +56,10 @@ export class Codec {
     }
   }
 
-  /** Serializes one event (throws what the serializer throws). */
+  /**
+   * Serializes one event (throws what the serializer throws), signed, except a lean part of a
+   * batch: `frame` signs the batch.
+   */
   encode(
     seq: number,
     path: string,
@@ -57,6 +71,7 @@ export class Codec {
     const wireContext = contextForWire(context, this.options.redactParams, hook);
     const stamp: SyncOrigin = { v: 1, origin: this.options.instanceId, seq };
     if (this.options.epoch !== undefined) stamp.epoch = this.options.epoch;
+    if (this.signer) stamp.ts = Date.now();
     const envelope =
       this.options.envelope === 'lean'
         ? (toLean(
@@ -68,17 +83,30 @@ export class Codec {
             toLeanStamp(stamp),
           ) as unknown as SyncEnvelope)
         : compatibleEnvelope(stamp, event, path, data, wireContext);
-    return this.options.serialize(envelope);
+    const payload = this.options.serialize(envelope);
+    if (!this.signer || this.canFrame) return payload;
+    return this.signer.sign(payload, this.options.jsonSerializer);
   }
 
-  /** Several lean envelopes (JSON text, see `canFrame`) as one message: `{"o":origin,"b":[…]}`. */
+  /**
+   * Several lean envelopes (JSON text, see `canFrame`) as one message: `{"o":origin,"b":[…]}`;
+   * signed when signing is on.
+   */
   frame(parts: readonly string[]): string {
-    return parts.length === 1 ? parts[0] : `{"o":${this.originJson},"b":[${parts.join(',')}]}`;
+    const text =
+      parts.length === 1 ? parts[0] : `{"o":${this.originJson},"b":[${parts.join(',')}]}`;
+    return this.signer ? this.signer.signJson(text) : text;
   }
 
   /** Over `maxMessageSize`. */
   tooLarge(payload: string | Uint8Array): boolean {
     return exceedsBytes(payload, this.options.maxMessageSize);
+  }
+
+  /** An outgoing event over `maxMessageSize`, counting the signature a batch frame adds later. */
+  tooLargeToSend(payload: string | Uint8Array): boolean {
+    const reserve = this.signer && this.canFrame ? this.signer.overhead : 0;
+    return exceedsBytes(payload, this.options.maxMessageSize - reserve);
   }
 
   /** Our own message coming back, recognised without decoding it (JSON serializers only). */
@@ -98,10 +126,23 @@ export class Codec {
         detail: `${byteLength(raw)} bytes, over maxMessageSize (${this.options.maxMessageSize})`,
       };
     }
+    // The signature first: nothing of an unverified message is decoded.
+    let body = raw;
+    let trusted = true;
+    if (this.signer) {
+      const verified = this.signer.verify(raw);
+      if (!verified.ok) return verified;
+      body = verified.body;
+      trusted = verified.signed;
+    }
     // JSON.parse wants text: decode bytes once. Other deserializers get a Buffer (the documented
     // type), whatever kind of Uint8Array the broker client produced.
     const input =
-      typeof raw === 'string' ? raw : this.options.jsonDeserializer ? toText(raw) : toBuffer(raw);
+      typeof body === 'string'
+        ? body
+        : this.options.jsonDeserializer
+          ? toText(body)
+          : toBuffer(body);
     let decoded: unknown;
     try {
       decoded = this.options.deserialize(input);
@@ -118,7 +159,7 @@ export class Codec {
       return { ok: false, reason: 'forbiddenKey', detail: `it holds the key ${forbidden}` };
     }
     const items = isBatch(decoded) ? decoded.b : [decoded];
-    return { ok: true, items: items.map(validateEnvelope) };
+    return { ok: true, items: items.map(validateEnvelope), trusted };
   }
 
   /**

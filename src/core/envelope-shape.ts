@@ -1,5 +1,6 @@
 import {
   isStampEpoch,
+  isStampTime,
   type DropReason,
   type SyncEnvelope,
   type SyncOrigin,
@@ -45,9 +46,14 @@ export function validateEnvelope(value: unknown): Validated {
       origin === null ||
       typeof origin.origin !== 'string' ||
       !Number.isSafeInteger(origin.seq) ||
-      !isStampEpoch(origin.epoch)
+      !isStampEpoch(origin.epoch) ||
+      !isStampTime(origin.ts)
     ) {
-      return { ok: false, reason: 'shape', detail: '`sync` is not { v, origin, seq, epoch? }' };
+      return {
+        ok: false,
+        reason: 'shape',
+        detail: '`sync` is not { v, origin, seq, epoch?, ts? }',
+      };
     }
   }
   return { ok: true, envelope: record as unknown as SyncEnvelope };

@@ -24,11 +24,18 @@ export interface SyncOrigin {
    * sender starts again at seq 1 with a later epoch. A random id is already new at every start.
    */
   epoch?: number;
+  /** When it was sent (ms since 1970), on signed messages: what `signing.maxAgeMs` reads. */
+  ts?: number;
 }
 
 /** A stamp's optional epoch: a non-negative integer. */
 export function isStampEpoch(value: unknown): boolean {
   return value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0);
+}
+
+/** A stamp's optional send time: a finite number. */
+export function isStampTime(value: unknown): boolean {
+  return value === undefined || (typeof value === 'number' && Number.isFinite(value));
 }
 
 /**
@@ -50,6 +57,10 @@ export type DropReason =
   | 'unknownService'
   | 'unknownEvent'
   | 'listenerError'
+  | 'unsigned'
+  | 'unknownKey'
+  | 'badSignature'
+  | 'expired'
   | 'replayed';
 
 export const DROP_REASONS: readonly DropReason[] = [
@@ -60,5 +71,9 @@ export const DROP_REASONS: readonly DropReason[] = [
   'unknownService',
   'unknownEvent',
   'listenerError',
+  'unsigned',
+  'unknownKey',
+  'badSignature',
+  'expired',
   'replayed',
 ];

@@ -2,6 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { SyncEnvelope } from '../core/envelope.types.js';
 import type { FeathersAppLike } from '../core/feathers.types.js';
 import type { SyncTransport, SyncTransportClass } from '../transports/sync-transport.js';
+import type { SigningOptions } from './signing-options.js';
 import type {
   AmqpTransportOptions,
   NatsTransportOptions,
@@ -63,6 +64,11 @@ export interface FeathersSyncOptions {
    * restart, which begins again at sequence 1, is not taken for a replay.
    */
   instanceId?: string;
+  /**
+   * Sign every message (HMAC-SHA256 with a key id) and refuse messages that are unsigned, signed
+   * with an unknown key, altered, replayed or older than `maxAgeMs`. See the README's "Security".
+   */
+  signing?: SigningOptions;
   /** Redis settings (`redis://`, `rediss://`). */
   redis?: RedisTransportOptions;
   /** AMQP settings (`amqp://`, `amqps://`). */

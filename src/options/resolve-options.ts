@@ -18,6 +18,7 @@ import { toSyncLogger, type SyncLogger } from '../shared/logger.js';
 import type { SyncTransport, SyncTransportClass } from '../transports/sync-transport.js';
 import { fail, numberOption } from './checks.js';
 import type { FeathersSyncOptions } from './feathers-sync.options.js';
+import { resolveSigning } from './signing-options.js';
 import {
   resolveAmqpSettings,
   resolveNatsSettings,
@@ -92,6 +93,9 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
       instanceId,
       // A random id is new at every start already; a fixed one needs the start told apart.
       epoch: options.instanceId === undefined ? undefined : newEpoch(),
+      // With `delivery: 'recoverable'`, pass `retention.maxAgeMs` as the third argument: maxAgeMs
+      // must not refuse what catching up legitimately delivers.
+      signing: resolveSigning(options.signing, key),
       serialize: options.serialize ?? (JSON.stringify as (envelope: SyncEnvelope) => string),
       deserialize: options.deserialize ?? (JSON.parse as (payload: string | Uint8Array) => unknown),
       jsonDeserializer: options.deserialize === undefined || options.deserialize === JSON.parse,
