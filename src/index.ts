@@ -7,6 +7,7 @@ export {
 export { SyncService, type SyncStatus, type FeathersSyncCompat } from './sync.service.js';
 export { SYNC, FEATHERS_APP, SYNC_TRANSPORT } from './feathers-sync.constants.js';
 export type { FeathersSyncOptions } from './options/feathers-sync.options.js';
+export type { SigningOptions } from './options/signing-options.js';
 export type {
   RedisTransportOptions,
   RedisClientLike,

@@ -1,9 +1,10 @@
 import { byteLength, exceedsBytes, startsWithBytes, toBuffer, toText } from '../shared/bytes.js';
 import { errorText } from '../shared/errors.js';
-import type { DropReason, SyncEnvelope } from './envelope.types.js';
+import type { DropReason, SyncEnvelope, SyncOrigin } from './envelope.types.js';
 import { validateEnvelope, type Validated } from './envelope-shape.js';
 import { findForbiddenKey, hasForbiddenKey } from './forbidden-keys.js';
-import { toLean } from './lean-envelope.js';
+import { toLean, toLeanStamp } from './lean-envelope.js';
+import { Signer, type SigningSettings } from './signer.js';
 import { contextForWire, isHookContext } from './wire-context.js';
 
 export interface CodecOptions {
@@ -17,25 +18,37 @@ export interface CodecOptions {
   envelope: 'compatible' | 'lean';
   redactParams: ReadonlySet<string>;
   maxMessageSize: number;
+  /** Set when `instanceId` is fixed: tells this start's sequence from an earlier start's. */
+  epoch?: number;
+  /** Messages are signed and checked (absent: they travel unsigned, as feathers-sync's do). */
+  signing?: SigningSettings;
 }
 
+/**
+ * `trusted` is false for an unsigned message that `signing.acceptUnsigned` lets in: its stamp
+ * proves nothing, so it is neither deduplicated nor allowed to move an origin's sequence.
+ */
 export type Decoded =
-  { ok: true; items: Validated[] } | { ok: false; reason: DropReason; detail: string };
+  | { ok: true; items: Validated[]; trusted: boolean }
+  | { ok: false; reason: DropReason; detail: string };
 
 /**
  * Everything that knows the wire: builds the compatible and the lean envelope, frames a lean batch,
- * recognises our own echo from its first bytes, and turns received bytes back into envelopes
- * (size, decoding, forbidden keys, batches, shape). The key order of what we send is written here
- * only: the echo marks are derived from the same builders.
+ * signs what leaves, recognises our own echo from its first bytes, and turns received bytes back
+ * into envelopes (size, signature, decoding, forbidden keys, batches, shape). The key order of
+ * what we send is written here only: the echo marks are derived from the same builders.
  */
 export class Codec {
   /** Lean envelopes of one turn can be joined into one message (they are JSON text). */
   readonly canFrame: boolean;
+  /** Signs and checks messages when `signing` is set. */
+  readonly signer?: Signer;
   private readonly originJson: string;
   private readonly echoMarks?: { text: string[]; bytes: Buffer[] };
 
   constructor(private readonly options: CodecOptions) {
     this.canFrame = options.envelope === 'lean' && options.jsonSerializer;
+    if (options.signing) this.signer = new Signer(options.signing);
     this.originJson = JSON.stringify(options.instanceId);
     if (options.jsonSerializer && options.jsonDeserializer) {
       const text = this.echoMarksOf(options.instanceId);
@@ -43,7 +56,10 @@ export class Codec {
     }
   }
 
-  /** Serializes one event (throws what the serializer throws). */
+  /**
+   * Serializes one event (throws what the serializer throws), signed, except a lean part of a
+   * batch: `frame` signs the batch.
+   */
   encode(
     seq: number,
     path: string,
@@ -53,22 +69,44 @@ export class Codec {
   ): string | Uint8Array {
     const hook = isHookContext(context);
     const wireContext = contextForWire(context, this.options.redactParams, hook);
-    const origin = this.options.instanceId;
+    const stamp: SyncOrigin = { v: 1, origin: this.options.instanceId, seq };
+    if (this.options.epoch !== undefined) stamp.epoch = this.options.epoch;
+    if (this.signer) stamp.ts = Date.now();
     const envelope =
       this.options.envelope === 'lean'
-        ? (toLean(event, path, data, wireContext, hook, origin, seq) as unknown as SyncEnvelope)
-        : compatibleEnvelope(origin, seq, event, path, data, wireContext);
-    return this.options.serialize(envelope);
+        ? (toLean(
+            event,
+            path,
+            data,
+            wireContext,
+            hook,
+            toLeanStamp(stamp),
+          ) as unknown as SyncEnvelope)
+        : compatibleEnvelope(stamp, event, path, data, wireContext);
+    const payload = this.options.serialize(envelope);
+    if (!this.signer || this.canFrame) return payload;
+    return this.signer.sign(payload, this.options.jsonSerializer);
   }
 
-  /** Several lean envelopes (JSON text, see `canFrame`) as one message: `{"o":origin,"b":[…]}`. */
+  /**
+   * Several lean envelopes (JSON text, see `canFrame`) as one message: `{"o":origin,"b":[…]}`;
+   * signed when signing is on.
+   */
   frame(parts: readonly string[]): string {
-    return parts.length === 1 ? parts[0] : `{"o":${this.originJson},"b":[${parts.join(',')}]}`;
+    const text =
+      parts.length === 1 ? parts[0] : `{"o":${this.originJson},"b":[${parts.join(',')}]}`;
+    return this.signer ? this.signer.signJson(text) : text;
   }
 
   /** Over `maxMessageSize`. */
   tooLarge(payload: string | Uint8Array): boolean {
     return exceedsBytes(payload, this.options.maxMessageSize);
+  }
+
+  /** An outgoing event over `maxMessageSize`, counting the signature a batch frame adds later. */
+  tooLargeToSend(payload: string | Uint8Array): boolean {
+    const reserve = this.signer && this.canFrame ? this.signer.overhead : 0;
+    return exceedsBytes(payload, this.options.maxMessageSize - reserve);
   }
 
   /** Our own message coming back, recognised without decoding it (JSON serializers only). */
@@ -88,10 +126,23 @@ export class Codec {
         detail: `${byteLength(raw)} bytes, over maxMessageSize (${this.options.maxMessageSize})`,
       };
     }
+    // The signature first: nothing of an unverified message is decoded.
+    let body = raw;
+    let trusted = true;
+    if (this.signer) {
+      const verified = this.signer.verify(raw);
+      if (!verified.ok) return verified;
+      body = verified.body;
+      trusted = verified.signed;
+    }
     // JSON.parse wants text: decode bytes once. Other deserializers get a Buffer (the documented
     // type), whatever kind of Uint8Array the broker client produced.
     const input =
-      typeof raw === 'string' ? raw : this.options.jsonDeserializer ? toText(raw) : toBuffer(raw);
+      typeof body === 'string'
+        ? body
+        : this.options.jsonDeserializer
+          ? toText(body)
+          : toBuffer(body);
     let decoded: unknown;
     try {
       decoded = this.options.deserialize(input);
@@ -108,7 +159,7 @@ export class Codec {
       return { ok: false, reason: 'forbiddenKey', detail: `it holds the key ${forbidden}` };
     }
     const items = isBatch(decoded) ? decoded.b : [decoded];
-    return { ok: true, items: items.map(validateEnvelope) };
+    return { ok: true, items: items.map(validateEnvelope), trusted };
   }
 
   /**
@@ -119,8 +170,10 @@ export class Codec {
     const sentinel = '\u0000origin\u0000';
     const sentinelJson = JSON.stringify(sentinel);
     const probes = [
-      JSON.stringify(compatibleEnvelope(sentinel, 0, 'e', 'p', null, undefined)),
-      JSON.stringify(toLean('e', 'p', null, undefined, false, sentinel, 0)),
+      JSON.stringify(
+        compatibleEnvelope({ v: 1, origin: sentinel, seq: 0 }, 'e', 'p', null, undefined),
+      ),
+      JSON.stringify(toLean('e', 'p', null, undefined, false, [sentinel, 0])),
       `{"o":${sentinelJson},"b":[]}`,
     ];
     return probes.map((probe) => {
@@ -133,14 +186,13 @@ export class Codec {
 
 /** The feathers-sync 3.x envelope plus our stamp, first so that echoes are spotted early. */
 function compatibleEnvelope(
-  origin: string,
-  seq: number,
+  stamp: SyncOrigin,
   event: string,
   path: string,
   data: unknown,
   context: Record<string, unknown> | undefined,
 ): SyncEnvelope {
-  const envelope: SyncEnvelope = { sync: { v: 1, origin, seq }, event, path, data };
+  const envelope: SyncEnvelope = { sync: stamp, event, path, data };
   if (context !== undefined) envelope.context = context;
   return envelope;
 }

@@ -1,4 +1,10 @@
-import type { DropReason, SyncEnvelope, SyncOrigin } from './envelope.types.js';
+import {
+  isStampEpoch,
+  isStampTime,
+  type DropReason,
+  type SyncEnvelope,
+  type SyncOrigin,
+} from './envelope.types.js';
 import { fromLean, isLean } from './lean-envelope.js';
 
 export type Validated =
@@ -39,10 +45,15 @@ export function validateEnvelope(value: unknown): Validated {
     if (
       origin === null ||
       typeof origin.origin !== 'string' ||
-      typeof origin.seq !== 'number' ||
-      !Number.isSafeInteger(origin.seq)
+      !Number.isSafeInteger(origin.seq) ||
+      !isStampEpoch(origin.epoch) ||
+      !isStampTime(origin.ts)
     ) {
-      return { ok: false, reason: 'shape', detail: '`sync` is not { v, origin, seq }' };
+      return {
+        ok: false,
+        reason: 'shape',
+        detail: '`sync` is not { v, origin, seq, epoch?, ts? }',
+      };
     }
   }
   return { ok: true, envelope: record as unknown as SyncEnvelope };

@@ -19,6 +19,23 @@ export interface SyncOrigin {
   origin: string;
   /** 1, 2, 3… per sender. */
   seq: number;
+  /**
+   * When the sender started (ms since 1970), sent when its `instanceId` is fixed: a restarted
+   * sender starts again at seq 1 with a later epoch. A random id is already new at every start.
+   */
+  epoch?: number;
+  /** When it was sent (ms since 1970), on signed messages: what `signing.maxAgeMs` reads. */
+  ts?: number;
+}
+
+/** A stamp's optional epoch: a non-negative integer. */
+export function isStampEpoch(value: unknown): boolean {
+  return value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0);
+}
+
+/** A stamp's optional send time: a finite number. */
+export function isStampTime(value: unknown): boolean {
+  return value === undefined || (typeof value === 'number' && Number.isFinite(value));
 }
 
 /**
@@ -39,7 +56,12 @@ export type DropReason =
   | 'forbiddenKey'
   | 'unknownService'
   | 'unknownEvent'
-  | 'listenerError';
+  | 'listenerError'
+  | 'unsigned'
+  | 'unknownKey'
+  | 'badSignature'
+  | 'expired'
+  | 'replayed';
 
 export const DROP_REASONS: readonly DropReason[] = [
   'decode',
@@ -49,4 +71,9 @@ export const DROP_REASONS: readonly DropReason[] = [
   'unknownService',
   'unknownEvent',
   'listenerError',
+  'unsigned',
+  'unknownKey',
+  'badSignature',
+  'expired',
+  'replayed',
 ];

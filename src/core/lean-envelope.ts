@@ -1,10 +1,11 @@
-import type { SyncEnvelope } from './envelope.types.js';
+import { isStampEpoch, isStampTime, type SyncEnvelope, type SyncOrigin } from './envelope.types.js';
 
 /**
  * The lean wire form, for fleets without feathers-sync peers (they cannot read it). It sends the
  * event's data once and only the parts of the context a receiver cannot rebuild:
  *
- *   { e: event, p: path, d: data, c?: hook context minus derivable keys, x?: plain context | null, s: [origin, seq] }
+ *   { e: event, p: path, d: data, c?: hook context minus derivable keys, x?: plain context | null,
+ *     s: [origin, seq, epoch?, ts?] }
  *
  * On receipt the full context is rebuilt: `result` (when it was the data itself), `event`, `path`,
  * `method` (from the standard event name), `type: 'around'` and empty `params`. A hook context
@@ -19,7 +20,18 @@ export interface LeanEnvelope {
   c?: Record<string, unknown>;
   /** A plain context object passed to a custom `emit()`, sent as it is; `null`: no context. */
   x?: Record<string, unknown> | null;
-  s: [string, number];
+  s: LeanStamp;
+}
+
+/** `[origin, seq]`, then the epoch (0: none) when there is one or a send time, then the send time. */
+export type LeanStamp =
+  [string, number] | [string, number, number] | [string, number, number, number];
+
+/** The lean stamp of a compatible one: trailing fields only when they are set. */
+export function toLeanStamp(stamp: SyncOrigin): LeanStamp {
+  if (stamp.ts !== undefined) return [stamp.origin, stamp.seq, stamp.epoch ?? 0, stamp.ts];
+  if (stamp.epoch !== undefined) return [stamp.origin, stamp.seq, stamp.epoch];
+  return [stamp.origin, stamp.seq];
 }
 
 const METHOD_OF_EVENT: Readonly<Record<string, string>> = {
@@ -35,11 +47,10 @@ export function toLean(
   data: unknown,
   context: Record<string, unknown> | undefined,
   isHookContext: boolean,
-  origin: string,
-  seq: number,
+  stamp: LeanStamp,
 ): LeanEnvelope {
   // The stamp first: receivers spot their own echo from the first bytes.
-  const lean: LeanEnvelope = { s: [origin, seq], e: event, p: path, d: data };
+  const lean: LeanEnvelope = { s: stamp, e: event, p: path, d: data };
   if (context === undefined) {
     lean.x = null;
     return lean;
@@ -75,18 +86,19 @@ export function fromLean(record: Record<string, unknown>): SyncEnvelope | string
   if (typeof path !== 'string') return '`p` is not a string';
   if (
     !Array.isArray(stamp) ||
-    stamp.length !== 2 ||
+    stamp.length < 2 ||
+    stamp.length > 4 ||
     typeof stamp[0] !== 'string' ||
-    !Number.isSafeInteger(stamp[1])
+    !Number.isSafeInteger(stamp[1]) ||
+    !isStampEpoch(stamp[2]) ||
+    !isStampTime(stamp[3])
   ) {
-    return '`s` is not [origin, seq]';
+    return '`s` is not [origin, seq, epoch?, ts?]';
   }
-  const envelope: SyncEnvelope = {
-    event,
-    path,
-    data,
-    sync: { v: 1, origin: stamp[0], seq: stamp[1] as number },
-  };
+  const sync: SyncOrigin = { v: 1, origin: stamp[0], seq: stamp[1] as number };
+  if (stamp.length > 2 && stamp[2] !== 0) sync.epoch = stamp[2] as number;
+  if (stamp.length > 3) sync.ts = stamp[3] as number;
+  const envelope: SyncEnvelope = { event, path, data, sync };
   if (plain === null) return envelope;
   if (isPlainRecord(plain)) {
     envelope.context = plain;

@@ -15,12 +15,14 @@ export interface ReceiverParts {
   counters: SyncCounters;
   warnings: RateLimitedWarnings;
   app: () => FeathersAppLike | undefined;
+  /** `signing.maxAgeMs`: signed messages sent longer ago are refused. */
+  maxAgeMs?: number;
 }
 
 /**
- * The inbound pipeline: bytes from the broker → our own echo? → decoded and checked envelopes →
- * duplicates and gaps per origin → the service's local `emit`. Bad input is dropped and counted;
- * nothing here ever throws back into a broker client.
+ * The inbound pipeline: bytes from the broker → our own echo? → signature, decoded and checked
+ * envelopes → age, duplicates, replays and gaps per origin → the service's local `emit`. Bad input
+ * is dropped and counted; nothing here ever throws back into a broker client.
  */
 export class Receiver {
   constructor(private readonly parts: ReceiverParts) {}
@@ -47,22 +49,44 @@ export class Receiver {
     const decoded = codec.decode(raw);
     if (!decoded.ok) return this.drop(decoded.reason, decoded.detail);
     for (const item of decoded.items) {
-      if (item.ok) this.deliverOne(item.envelope);
+      if (item.ok) this.deliverOne(item.envelope, decoded.trusted);
       else this.drop(item.reason, item.detail);
     }
   }
 
-  private deliverOne(envelope: SyncEnvelope): void {
-    const { counters, tracker, hook, instanceId } = this.parts;
-    if (envelope.sync) {
-      const { origin, seq } = envelope.sync;
+  /** `trusted`: the stamp can be believed (signed, or signing is off). */
+  private deliverOne(envelope: SyncEnvelope, trusted: boolean): void {
+    const { counters, tracker, hook, instanceId, maxAgeMs } = this.parts;
+    const stamp = trusted ? envelope.sync : undefined;
+    if (stamp) {
+      const { origin, seq } = stamp;
       if (origin === instanceId) {
         counters.echoes++;
         return;
       }
-      if (tracker.accept(origin, seq) === 'duplicate') {
+      if (maxAgeMs !== undefined) {
+        const age = Date.now() - (stamp.ts ?? Number.NEGATIVE_INFINITY);
+        if (!(age <= maxAgeMs)) {
+          return this.drop(
+            'expired',
+            stamp.ts === undefined
+              ? `it has no send time, and signing.maxAgeMs is set (from instance ${origin})`
+              : `it was sent ${Math.round(age)} ms ago by instance ${origin}, more than ` +
+                  `signing.maxAgeMs (${maxAgeMs} ms): a replay, or a clock far off`,
+          );
+        }
+      }
+      const verdict = tracker.accept(origin, seq, stamp.epoch);
+      if (verdict === 'duplicate') {
         counters.duplicates++;
         return;
+      }
+      if (verdict === 'stale') {
+        return this.drop(
+          'replayed',
+          `instance ${origin} has restarted since it sent this (a replay, or two running ` +
+            `instances share the instanceId "${origin}")`,
+        );
       }
     }
     const app = this.parts.app();
@@ -76,9 +100,7 @@ export class Receiver {
         `service "${path}" does not declare the event "${envelope.event}"`,
       );
     }
-    const marker: SyncMarker = envelope.sync
-      ? { origin: envelope.sync.origin, seq: envelope.sync.seq }
-      : {};
+    const marker: SyncMarker = stamp ? { origin: stamp.origin, seq: stamp.seq } : {};
     const context: Record<string, unknown> = envelope.context
       ? { ...envelope.context }
       : { path, event: envelope.event, result: envelope.data, params: {} };

@@ -71,7 +71,8 @@ export class SyncEngine {
         maxPending: options.maxPending,
         maxPendingBytes: options.maxPendingBytes,
         frame: this.codec.canFrame ? (parts) => this.codec.frame(parts) : undefined,
-        maxFrameBytes: Math.min(MAX_BATCH_BYTES, options.maxMessageSize),
+        maxFrameBytes:
+          Math.min(MAX_BATCH_BYTES, options.maxMessageSize) - (this.codec.signer?.overhead ?? 0),
         formed: (payload) => this.emitSyncOut(payload),
         type: transport.type,
         retryRefused: options.delivery === 'recoverable',
@@ -88,6 +89,7 @@ export class SyncEngine {
       counters: this.counters,
       warnings: this.warnings,
       app: () => this.app,
+      maxAgeMs: options.signing?.maxAgeMs,
     });
   }
 
@@ -170,7 +172,7 @@ export class SyncEngine {
       return;
     }
     this.seq = seq;
-    if (this.codec.tooLarge(payload)) {
+    if (this.codec.tooLargeToSend(payload)) {
       this.counters.publishFailed++;
       this.warnings.warn(
         'tooLargeOut',

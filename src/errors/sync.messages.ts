@@ -43,7 +43,52 @@ export const messages = {
   noDurableLog: (scheme: string) =>
     `FeathersSyncModule: delivery 'recoverable' needs a broker with a durable log, and ${scheme} ` +
     "has none. Use redis://, nats:// (JetStream) or amqp:// (RabbitMQ 3.9+ streams), or set delivery: 'broadcast'.",
+  // Signing: never the value of a secret, nor of anything that might be one by mistake.
+  signingNotAnObject: (value: unknown) =>
+    `FeathersSyncModule option \`signing\` must be an object { keys, current, maxAgeMs?, ` +
+    `acceptUnsigned? }, got ${kindOf(value)}. ${GENERATE_KEY}`,
+  signingNoKeys: (value: unknown) =>
+    `FeathersSyncModule option \`signing.keys\` must be an object of key id → secret with at ` +
+    `least one key, got ${kindOf(value)}. Example: keys: { '2026-11': process.env.SYNC_KEY }. ` +
+    GENERATE_KEY,
+  signingBadKeyId: () =>
+    'FeathersSyncModule option `signing.keys` has a key id that is not 1 to 64 of letters, ' +
+    'digits and ".", "_", ":", "-". Key ids travel in clear in every message: name a key by its ' +
+    "date or version ('2026-11'), never by its secret.",
+  signingKeyNotSecret: (id: string, value: unknown) =>
+    `FeathersSyncModule option \`signing.keys['${id}']\` must be a string or a Buffer, got ` +
+    `${kindOf(value)}. ${GENERATE_KEY}`,
+  signingKeyMissing: (id: string) =>
+    `FeathersSyncModule option \`signing.keys['${id}']\` is empty or missing: is the environment ` +
+    `variable or secret it comes from set? ${GENERATE_KEY}`,
+  signingKeyTooShort: (id: string, bytes: number) =>
+    `FeathersSyncModule option \`signing.keys['${id}']\` is ${bytes} bytes long; a signing key ` +
+    `needs at least 32 bytes of random data. ${GENERATE_KEY}`,
+  signingCurrentUnknown: (current: unknown, ids: readonly string[]) =>
+    `FeathersSyncModule option \`signing.current\` (${kindOf(current, true)}) is not one of the ` +
+    `key ids in \`signing.keys\` (${ids.join(', ')}). Set it to the id of the key this instance ` +
+    'signs with: its id, not its secret.',
+  signingUndercutsRetention: (maxAgeMs: number, retentionMs: number) =>
+    `FeathersSyncModule option \`signing.maxAgeMs\` (${maxAgeMs} ms) is shorter than ` +
+    `\`retention.maxAgeMs\` (${retentionMs} ms): an instance catching up after an outage would ` +
+    'refuse the events it is entitled to. Raise signing.maxAgeMs to at least retention.maxAgeMs, ' +
+    'or leave it out (sequence numbers already refuse replays).',
 };
+
+const GENERATE_KEY =
+  'Generate a key with `openssl rand -base64 32` and pass it as a string (from an environment ' +
+  'variable or a secret store), under a key id of your choice.';
+
+/** What a value is, never what it holds (for options that may hold secrets). */
+function kindOf(value: unknown, withLength = false): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') {
+    return withLength ? `a string of ${value.length} characters` : 'a string';
+  }
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';

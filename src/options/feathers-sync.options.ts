@@ -6,6 +6,7 @@ import type {
   SyncTransport,
   SyncTransportClass,
 } from '../transports/sync-transport.js';
+import type { SigningOptions } from './signing-options.js';
 import type {
   AmqpTransportOptions,
   NatsTransportOptions,
@@ -72,8 +73,17 @@ export interface FeathersSyncOptions {
   redactParams?: readonly string[];
   /** Where the module logs; `false` silences it. Default `new Logger('FeathersSyncModule')`. */
   logger?: LoggerService | false;
-  /** Identifies this instance in envelopes. Default: random per start. */
+  /**
+   * Identifies this instance in envelopes. Default: random per start. A fixed id must belong to one
+   * running instance at a time; its messages then carry an epoch (the start time), so that a
+   * restart, which begins again at sequence 1, is not taken for a replay.
+   */
   instanceId?: string;
+  /**
+   * Sign every message (HMAC-SHA256 with a key id) and refuse messages that are unsigned, signed
+   * with an unknown key, altered, replayed or older than `maxAgeMs`. See the README's "Security".
+   */
+  signing?: SigningOptions;
   /** Redis settings (`redis://`, `rediss://`). */
   redis?: RedisTransportOptions;
   /** AMQP settings (`amqp://`, `amqps://`). */

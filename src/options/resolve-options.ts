@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SyncEnvelope } from '../core/envelope.types.js';
 import type { FeathersAppLike } from '../core/feathers.types.js';
+import { newEpoch } from '../core/sequence-tracker.js';
 import type { SyncEngineOptions } from '../core/sync-engine.js';
 import { FeathersSyncConfigError } from '../errors/sync.errors.js';
 import { messages } from '../errors/sync.messages.js';
@@ -21,6 +22,7 @@ import type {
 } from '../transports/sync-transport.js';
 import { fail, numberOption } from './checks.js';
 import type { FeathersSyncOptions } from './feathers-sync.options.js';
+import { resolveSigning } from './signing-options.js';
 import {
   resolveAmqpSettings,
   resolveNatsSettings,
@@ -84,6 +86,7 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
     fail('waitForBroker', 'true or false', options.waitForBroker);
   }
   const logger = toSyncLogger(options.logger, 'FeathersSyncModule');
+  const retention = resolveRetention(options.retention);
   const closeTimeout = numberOption('closeTimeout', options.closeTimeout, DEFAULT_CLOSE_TIMEOUT);
   const maxMessageSize = numberOption(
     'maxMessageSize',
@@ -100,10 +103,18 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
     waitForBroker: options.waitForBroker === true,
     logger,
     delivery,
-    retention: resolveRetention(options.retention),
+    retention,
     engine: {
       delivery,
       instanceId,
+      // A random id is new at every start already; a fixed one needs the start told apart.
+      epoch: options.instanceId === undefined ? undefined : newEpoch(),
+      // signing.maxAgeMs must not refuse what catching up legitimately delivers.
+      signing: resolveSigning(
+        options.signing,
+        key,
+        delivery === 'recoverable' ? retention.maxAgeMs : undefined,
+      ),
       serialize: options.serialize ?? (JSON.stringify as (envelope: SyncEnvelope) => string),
       deserialize: options.deserialize ?? (JSON.parse as (payload: string | Uint8Array) => unknown),
       jsonDeserializer: options.deserialize === undefined || options.deserialize === JSON.parse,

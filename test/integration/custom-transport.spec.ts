@@ -8,6 +8,7 @@ import {
 } from '../../src';
 import { recordEvents, waitFor } from '../support/feathers-app';
 import { closeAll, startInstance, type Instance } from '../support/instances';
+import { newSecret, signingWith } from '../support/signing';
 
 /** A broker made of one EventEmitter per test: enough to prove the contract carries events. */
 function makeBus() {
@@ -146,5 +147,39 @@ describe('custom transports', () => {
       JSON.stringify({ event: 'patched', path: 'todos', data: { id: 1, text: 'in' } }),
     );
     expect(log.map((r) => r.data.text)).toEqual(['in']);
+  });
+
+  it('signs and checks what a custom transport carries, sync-in included', async () => {
+    const bus = makeBus();
+    class BusTransport implements SyncTransport {
+      readonly type = 'bus';
+      private listener?: (payload: Uint8Array | string) => void;
+      constructor(private readonly context: SyncTransportContext) {}
+      open(handlers: SyncTransportHandlers) {
+        this.listener = (payload) => handlers.message(payload);
+        bus.on(this.context.key, this.listener);
+        setImmediate(() => handlers.status('ready'));
+      }
+      publish(payload: Uint8Array | string) {
+        setImmediate(() => bus.emit(this.context.key, payload));
+      }
+      async close() {
+        if (this.listener) bus.off(this.context.key, this.listener);
+      }
+    }
+    const signing = signingWith({ k: newSecret() }, 'k');
+    instances = [
+      await startInstance({ transport: BusTransport, key: 'signed-bus', signing }),
+      await startInstance({ transport: BusTransport, key: 'signed-bus', signing }),
+    ];
+    await Promise.all(instances.map((i) => i.sync.ready));
+    const log = recordEvents(instances[1].app, 'todos', ['created']);
+    const forged = JSON.stringify({ event: 'created', path: 'todos', data: { text: 'forged' } });
+    bus.emit('signed-bus', forged);
+    instances[1].app.emit('sync-in', forged);
+    await instances[0].app.service('todos').create({ text: 'signed' });
+    await waitFor(() => log.length === 1, 'the signed event over the custom transport');
+    expect(log.map((r) => r.data.text)).toEqual(['signed']);
+    expect(instances[1].sync.stats().dropped.unsigned).toBe(2);
   });
 });

@@ -4,6 +4,7 @@ import { BROKERS, describeWithBroker, uniqueKey, type BrokerName } from '../supp
 import { recordEvents, sleep, waitFor, type TestApp } from '../support/feathers-app';
 import { closePeer, startFeathersSyncPeer } from '../support/feathers-sync-peer';
 import { closeAll, startInstance, type Instance } from '../support/instances';
+import { newSecret, signingWith } from '../support/signing';
 
 /**
  * A fleet migrates one instance at a time: instances on the real feathers-sync 3.1.1 and instances
@@ -106,6 +107,67 @@ for (const broker of BROKERS_UNDER_TEST) {
       await waitFor(() => theirs.length >= 1, 'the synced event');
       await sleep(300);
       expect(theirs.map((r) => r.data.text)).toEqual(['travels']);
+    });
+  });
+}
+
+/**
+ * With signing on, a feathers-sync 3.1.1 peer still reads what this module sends (the signature
+ * is one more top-level field of the JSON), but its own messages carry no signature: refused,
+ * unless `signing.acceptUnsigned` (a migration window) lets them in.
+ */
+for (const broker of BROKERS_UNDER_TEST) {
+  describeWithBroker(broker, `signed messages and feathers-sync 3.1.1 over ${broker}`, () => {
+    let peer: TestApp | undefined;
+    let instances: Instance[] = [];
+
+    afterEach(async () => {
+      await closeAll(instances);
+      if (peer) await closePeer(peer);
+      peer = undefined;
+    });
+
+    it('the peer reads signed messages; its unsigned ones are refused unless acceptUnsigned', async () => {
+      const key = uniqueKey('interop-signed');
+      const keys = { '2026-11': newSecret() };
+      peer = await startFeathersSyncPeer(broker, key);
+      const strict = await startInstance({
+        uri: BROKERS[broker],
+        key,
+        signing: signingWith(keys, '2026-11'),
+      });
+      const migrating = await startInstance({
+        uri: BROKERS[broker],
+        key,
+        signing: signingWith(keys, '2026-11', { acceptUnsigned: true }),
+      });
+      instances = [strict, migrating];
+      await Promise.all(instances.map((i) => i.sync.ready));
+      const theirs = recordEvents(peer, 'todos', ['created']);
+      const onStrict = recordEvents(strict.app, 'todos', ['created']);
+      const onMigrating = recordEvents(migrating.app, 'todos', ['created']);
+
+      const signed = await strict.app
+        .service('todos')
+        .create({ text: 'signed' }, { provider: 'rest', user: { id: 4 } });
+      await waitFor(() => theirs.length === 1, 'the signed event on the peer', 15_000);
+      expect(theirs[0].data).toEqual(signed);
+      expect(theirs[0].context.path).toBe('todos');
+      expect(theirs[0].context.result).toEqual(signed);
+      expect(theirs[0].context.params.user).toEqual({ id: 4 });
+      await waitFor(() => onMigrating.length === 1, 'the signed event on the other instance');
+
+      await peer.service('todos').create({ text: 'unsigned' });
+      await waitFor(() => onMigrating.length === 2, 'the peer event let in', 15_000);
+      await waitFor(
+        () => strict.sync.stats().dropped.unsigned === 1,
+        'the peer event refused by the strict instance',
+      );
+      await sleep(300);
+      expect(onStrict.map((r) => r.data.text)).toEqual(['signed']);
+      expect(onMigrating.map((r) => r.data.text)).toEqual(['signed', 'unsigned']);
+      expect(isSyncedEvent(onMigrating[1].context)).toBe(true);
+      expect(migrating.sync.stats().dropped.unsigned).toBe(0);
     });
   });
 }

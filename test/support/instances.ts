@@ -19,7 +19,11 @@ export async function startInstance(
     imports: [FeathersSyncModule.forRoot({ logger: false, ...options, app: app as never })],
   })
   class InstanceModule {}
-  const nest = await NestFactory.createApplicationContext(InstanceModule, { logger: false });
+  const nest = await NestFactory.createApplicationContext(InstanceModule, {
+    logger: false,
+    // A boot error fails the test that caused it (Nest would exit the process by default).
+    abortOnError: false,
+  });
   return { nest, app, sync: nest.get(SyncService) };
 }
 

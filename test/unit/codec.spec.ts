@@ -146,4 +146,20 @@ describe('Codec', () => {
     expect(decoded.ok).toBe(true);
     expect(Buffer.isBuffer(seen[0])).toBe(true);
   });
+
+  it('stamps the epoch of a fixed instance id in both envelopes, and reads it back', () => {
+    for (const envelope of ['compatible', 'lean'] as const) {
+      const fixed = codec({ envelope, epoch: 1_700_000_000_000 });
+      const text = fixed.encode(7, 'todos', 'created', { id: 1 }, hookContext) as string;
+      const decoded = codec({ instanceId: 'other' }).decode(text);
+      const sync = decoded.ok && decoded.items[0].ok ? decoded.items[0].envelope.sync : undefined;
+      expect(sync).toEqual({ v: 1, origin: 'origin-a', seq: 7, epoch: 1_700_000_000_000 });
+      expect(fixed.isOwnEcho(text)).toBe(true);
+    }
+    // Without one (a random id), nothing more travels.
+    expect(codec().encode(1, 'todos', 'created', 1, undefined)).not.toContain('epoch');
+    expect(codec({ envelope: 'lean' }).encode(1, 'todos', 'created', 1, undefined)).toMatch(
+      /^\{"s":\["origin-a",1\],/,
+    );
+  });
 });
