@@ -1,7 +1,6 @@
 import type {
   Attributes,
   BatchObservableCallback,
-  Counter,
   Histogram,
   Meter,
   Observable,
@@ -25,15 +24,20 @@ const OBSERVED_COUNTERS = [
   ['publishFailed', METRIC.publishFailures, '{event}', 'Events this instance could not send.'],
 ] as const;
 
+/** Remote emits on one service path: counted here, observed at each collection. */
+interface PathCount {
+  attributes: Attributes;
+  emitted: number;
+}
+
 /**
- * The metrics of one engine. Counters that `stats()` already keeps are observed from it at each
- * collection, so they cost nothing per event; what needs the service path (remote emits and their
- * latency) is recorded per event, with one attribute object per path, made once.
+ * The metrics of one engine. Counters are plain numbers observed at each collection (those that
+ * `stats()` keeps, and remote emits per service path), so they cost an increment per event; only
+ * the latency histogram is recorded per event, with one attribute object per path, made once.
  */
 export class SyncMetrics {
-  private readonly emitted: Counter;
   private readonly latency: Histogram;
-  private readonly pathAttributes = new Map<string, Attributes>();
+  private readonly paths = new Map<string, PathCount>();
   private readonly dropAttributes: Record<DropReason, Attributes>;
   private readonly observed: Observable[];
   private callback?: BatchObservableCallback;
@@ -42,10 +46,6 @@ export class SyncMetrics {
     private readonly meter: Meter,
     private readonly base: Attributes,
   ) {
-    this.emitted = meter.createCounter(METRIC.emitted, {
-      unit: '{event}',
-      description: 'Events from other instances emitted on this instance, by service path.',
-    });
     this.latency = meter.createHistogram(METRIC.latency, {
       unit: 's',
       description:
@@ -62,6 +62,10 @@ export class SyncMetrics {
       ...OBSERVED_COUNTERS.map(([, name, unit, description]) =>
         meter.createObservableCounter(name, { unit, description }),
       ),
+      meter.createObservableCounter(METRIC.emitted, {
+        unit: '{event}',
+        description: 'Events from other instances emitted on this instance, by service path.',
+      }),
       meter.createObservableCounter(METRIC.dropped, {
         unit: '{message}',
         description: 'Inbound messages refused, by reason (error.type).',
@@ -75,7 +79,7 @@ export class SyncMetrics {
 
   /** Starts observing the engine's counters; `stop` ends it. */
   watch(stats: () => SyncStats): void {
-    const [dropped, pending] = this.observed.slice(OBSERVED_COUNTERS.length);
+    const [emitted, dropped, pending] = this.observed.slice(OBSERVED_COUNTERS.length);
     this.callback = (result) => {
       const now = stats();
       OBSERVED_COUNTERS.forEach(([field], index) =>
@@ -86,17 +90,19 @@ export class SyncMetrics {
           result.observe(dropped, now.dropped[reason], this.dropAttributes[reason]);
       }
       result.observe(pending, now.pending, this.base);
+      for (const path of this.paths.values())
+        result.observe(emitted, path.emitted, path.attributes);
     };
     this.meter.addBatchObservableCallback(this.callback, this.observed);
   }
 
   /** A remote event was emitted here, `sentAt` (ms since 1970, the origin's clock) if known. */
   emittedRemote(path: string, sentAt: number | undefined): void {
-    const attributes = this.attributesOf(path);
-    this.emitted.add(1, attributes);
+    const count = this.countOf(path);
+    count.emitted++;
     if (typeof sentAt === 'number') {
       // A clock behind the origin's would give a negative time: counted as 0.
-      this.latency.record(Math.max(0, Date.now() - sentAt) / 1000, attributes);
+      this.latency.record(Math.max(0, Date.now() - sentAt) / 1000, count.attributes);
     }
   }
 
@@ -105,12 +111,13 @@ export class SyncMetrics {
     this.callback = undefined;
   }
 
-  private attributesOf(path: string): Attributes {
-    let attributes = this.pathAttributes.get(path);
-    if (attributes === undefined) {
-      attributes = { ...this.base, [ATTR_SERVICE_PATH]: path };
-      this.pathAttributes.set(path, attributes);
+  /** Paths are those of this app's services (the receiver checked): a bounded set. */
+  private countOf(path: string): PathCount {
+    let count = this.paths.get(path);
+    if (count === undefined) {
+      count = { attributes: { ...this.base, [ATTR_SERVICE_PATH]: path }, emitted: 0 };
+      this.paths.set(path, count);
     }
-    return attributes;
+    return count;
   }
 }

@@ -29,6 +29,11 @@ const carrierGetter: TextMapGetter<unknown> = {
 export class SyncTracing {
   private readonly createName: string;
   private readonly processName: string;
+  /** Span attributes per operation, service path and event, made once (paths and events are few). */
+  private readonly attributes = {
+    create: new Map<string, Map<string, Attributes>>(),
+    process: new Map<string, Map<string, Attributes>>(),
+  };
 
   constructor(
     private readonly api: OpenTelemetryApi,
@@ -46,19 +51,10 @@ export class SyncTracing {
     const active = api.context.active();
     const span = this.tracer.startSpan(
       this.createName,
-      {
-        kind: api.SpanKind.PRODUCER,
-        attributes: {
-          ...this.base,
-          [ATTR_MESSAGING_OPERATION_TYPE]: 'create',
-          [ATTR_MESSAGING_OPERATION_NAME]: 'create',
-          [ATTR_MESSAGING_MESSAGE_ID]: `${stamp.origin}:${stamp.seq}`,
-          [ATTR_SERVICE_PATH]: path,
-          [ATTR_EVENT]: event,
-        },
-      },
+      { kind: api.SpanKind.PRODUCER, attributes: this.attributesOf('create', path, event) },
       active,
     );
+    span.setAttribute(ATTR_MESSAGING_MESSAGE_ID, `${stamp.origin}:${stamp.seq}`);
     const carrier: Record<string, string> = {};
     api.propagation.inject(api.trace.setSpan(active, span), carrier);
     span.end();
@@ -79,20 +75,18 @@ export class SyncTracing {
       );
       if (remote !== undefined && api.isSpanContextValid(remote)) links = [{ context: remote }];
     }
-    const attributes: Attributes = {
-      ...this.base,
-      [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
-      [ATTR_MESSAGING_OPERATION_NAME]: 'process',
-      [ATTR_SERVICE_PATH]: path,
-      [ATTR_EVENT]: envelope.event,
-    };
-    if (stamp) attributes[ATTR_MESSAGING_MESSAGE_ID] = `${stamp.origin}:${stamp.seq}`;
     // A root span: the broker client's callback may run in whatever context it was created in.
     const span = this.tracer.startSpan(
       this.processName,
-      { kind: api.SpanKind.CONSUMER, links, attributes, root: true },
+      {
+        kind: api.SpanKind.CONSUMER,
+        links,
+        attributes: this.attributesOf('process', path, envelope.event),
+        root: true,
+      },
       api.ROOT_CONTEXT,
     );
+    if (stamp) span.setAttribute(ATTR_MESSAGING_MESSAGE_ID, `${stamp.origin}:${stamp.seq}`);
     try {
       api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, span), () =>
         target.emitLocally.call(target.service, envelope.event, envelope.data, context),
@@ -104,5 +98,23 @@ export class SyncTracing {
     } finally {
       span.end();
     }
+  }
+
+  private attributesOf(operation: 'create' | 'process', path: string, event: string): Attributes {
+    const byPath = this.attributes[operation];
+    let byEvent = byPath.get(path);
+    if (byEvent === undefined) byPath.set(path, (byEvent = new Map<string, Attributes>()));
+    let attributes = byEvent.get(event);
+    if (attributes === undefined) {
+      attributes = {
+        ...this.base,
+        [ATTR_MESSAGING_OPERATION_TYPE]: operation,
+        [ATTR_MESSAGING_OPERATION_NAME]: operation,
+        [ATTR_SERVICE_PATH]: path,
+        [ATTR_EVENT]: event,
+      };
+      byEvent.set(event, attributes);
+    }
+    return attributes;
   }
 }
