@@ -1,6 +1,6 @@
 import { execFileSync, fork } from 'node:child_process';
 import { join } from 'node:path';
-import { SpanKind, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { SyncDelivery } from '../../src';
 import { BROKERS, describeWithBroker, uniqueKey, type BrokerName } from '../support/brokers';
 import { recordEvents, waitFor } from '../support/feathers-app';
@@ -294,3 +294,28 @@ for (const broker of TRANSPORTS) {
     });
   });
 }
+
+describe('OpenTelemetry: a listener that throws', () => {
+  it('marks the consumer span as an error, and the message is dropped as listenerError', async () => {
+    const key = uniqueKey('otel-throw');
+    const instances = await startInstances(2, { uri: BROKERS.memory, key });
+    try {
+      instances[1].app.service('todos').on('created', () => {
+        throw new Error('listener failed');
+      });
+      await instances[0].app.service('todos').create({ text: 'x' });
+      await waitFor(() => instances[1].sync.stats().dropped.listenerError === 1, 'the drop');
+      const [consumer] = sdk
+        .finishedSpans()
+        .filter(
+          (span) =>
+            span.kind === SpanKind.CONSUMER &&
+            span.attributes['messaging.destination.name'] === key,
+        );
+      expect(consumer.status.code).toBe(SpanStatusCode.ERROR);
+      expect(consumer.events.map((event) => event.name)).toEqual(['exception']);
+    } finally {
+      await closeAll(instances);
+    }
+  });
+});
