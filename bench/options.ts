@@ -49,7 +49,7 @@ export const KNOWN_VARIANTS: Readonly<Record<string, Readonly<Record<string, unk
  * Variants of a full run: `npm run bench` with no `--systems`, `--variants`, `--ours-options`,
  * `--quick` or soak (narrowing brokers, instances or payloads keeps them).
  */
-export const DEFAULT_VARIANTS: readonly string[] = ['lean', 'recoverable'];
+export const DEFAULT_VARIANTS: readonly string[] = ['lean', 'recoverable', 'otel'];
 
 export interface BenchOptions {
   brokers: BrokerName[];

@@ -165,6 +165,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
         // Nest runs no shutdown hook after a failed boot: close what was opened, or it retries forever.
         clearTimeout(this.connectTimer);
         await this.engine.close();
+        this.telemetry?.stop();
         throw error;
       }
     } else {
