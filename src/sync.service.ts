@@ -26,7 +26,7 @@ import type { ResolvedSyncOptions } from './options/resolve-options.js';
 import { errorText } from './shared/errors.js';
 import { redactUri } from './shared/redact.js';
 import type { TransportStatus } from './shared/status.js';
-import type { SyncTelemetry, TelemetryStarter } from './telemetry/sync-telemetry.js';
+import type { SyncTelemetry, TelemetryStarter } from './telemetry/telemetry.types.js';
 import type { SyncTransport } from './transports/sync-transport.js';
 
 /** `SyncService.status`: `ready` while the subscription is live. */

@@ -1,7 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { SyncEnvelope, SyncOrigin } from '../core/envelope.types.js';
 import type { SyncedService } from '../core/service-hook.js';
-import type { SyncObserver } from '../core/sync-observer.js';
 import type { SyncStats } from '../core/sync-stats.js';
 import { loadOpenTelemetryApi, type OpenTelemetryApi } from './otel-api.js';
 import { PACKAGE_VERSION } from './package-version.js';
@@ -14,23 +13,7 @@ import {
 } from './semconv.js';
 import { SyncMetrics } from './sync-metrics.js';
 import { SyncTracing } from './sync-tracing.js';
-
-/** Who records: the key, the transport and the instance id become attributes. */
-export interface TelemetryTarget {
-  key: string;
-  transportType: string;
-  instanceId: string;
-}
-
-/** The observer of one engine, with what it watches; `stop` at shutdown. */
-export interface SyncTelemetry extends SyncObserver {
-  /** Observes the engine's counters at each metric collection. */
-  watch(stats: () => SyncStats): void;
-  stop(): void;
-}
-
-/** Starts the telemetry of one engine, or gives undefined when nothing would be recorded. */
-export type TelemetryStarter = (target: TelemetryTarget) => SyncTelemetry | undefined;
+import type { SyncTelemetry, TelemetryStarter, TelemetryTarget } from './telemetry.types.js';
 
 /**
  * Loads `@opentelemetry/api` when it is installed. Undefined when it is not: the module then has

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { context, propagation } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -28,6 +30,31 @@ it('starts no observer when no MeterProvider or TracerProvider is registered', a
   const start = await loadTelemetry();
   expect(start).toBeInstanceOf(Function);
   expect(start!({ key: 'k', transportType: 'redis', instanceId: 'i' })).toBeUndefined();
+});
+
+it("the package's type declarations never reach @opentelemetry/api (apps without it type-check)", () => {
+  const dist = join(__dirname, '..', '..', 'dist');
+  if (!existsSync(join(dist, 'cjs', 'index.d.ts'))) {
+    throw new Error('This test reads the built package: run `npm run build` first.');
+  }
+  const seen = new Set<string>();
+  const reached: string[] = [];
+  const walk = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from|import\()\s*'([^']+)'/g)) {
+      if (!spec.startsWith('.')) {
+        if (spec.startsWith('@opentelemetry/')) reached.push(`${file} imports ${spec}`);
+        continue;
+      }
+      const target = resolve(dirname(file), spec).replace(/\.js$/, '') + '.d.ts';
+      if (existsSync(target)) walk(target);
+    }
+  };
+  walk(join(dist, 'cjs', 'index.d.ts'));
+  walk(join(dist, 'esm', 'index.d.ts'));
+  expect(seen.size).toBeGreaterThan(20);
+  expect(reached).toEqual([]);
 });
 
 for (const [broker, delivery] of TRANSPORTS.flatMap((b) =>
