@@ -11,6 +11,7 @@ import {
   type SystemName,
   variantId,
 } from './protocol.js';
+import { BENCH_OTEL_OPTION } from './telemetry-option.js';
 
 export const MODES = ['throughput', 'latency', 'bytes', 'soak'] as const;
 export type Mode = (typeof MODES)[number];
@@ -38,13 +39,17 @@ export const KNOWN_VARIANTS: Readonly<Record<string, Readonly<Record<string, unk
   lean: { envelope: 'lean' },
   // issue 9: the broker's durable log, against broadcast (ours) and the raw client.
   recoverable: { delivery: 'recoverable' },
+  // issue 11: an OpenTelemetry SDK registered in each instance (exported nowhere), against ours
+  // with the API installed and no SDK: metrics and a sampled span per event, or metrics only.
+  otel: { [BENCH_OTEL_OPTION]: 'traces' },
+  'otel-metrics': { [BENCH_OTEL_OPTION]: 'metrics' },
 };
 
 /**
  * Variants of a full run: `npm run bench` with no `--systems`, `--variants`, `--ours-options`,
  * `--quick` or soak (narrowing brokers, instances or payloads keeps them).
  */
-export const DEFAULT_VARIANTS: readonly string[] = ['lean', 'recoverable'];
+export const DEFAULT_VARIANTS: readonly string[] = ['lean', 'recoverable', 'otel'];
 
 export interface BenchOptions {
   brokers: BrokerName[];

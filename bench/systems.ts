@@ -11,6 +11,7 @@ import {
 import { NestFactory } from '@nestjs/core';
 import { paramsFactory } from './payload.js';
 import type { BenchData, InstanceConfig } from './protocol.js';
+import { BENCH_OTEL_OPTION } from './telemetry-option.js';
 
 /**
  * One instance of a system under test. `send` is what the sender does per event: a service call
@@ -118,6 +119,12 @@ interface SyncPackage {
 
 /** Our module, as users run it: a Nest application context that owns a Feathers app. */
 async function createOurs(config: InstanceConfig, deliver: Deliver): Promise<BenchSystem> {
+  // The `otel` variants: an SDK registered before the module boots (see telemetry-sdk.ts).
+  const { [BENCH_OTEL_OPTION]: withSdk, ...oursOptions } = config.oursOptions;
+  const telemetry =
+    withSdk === 'metrics' || withSdk === 'traces'
+      ? (await import('./telemetry-sdk.js')).registerBenchTelemetry(withSdk)
+      : undefined;
   const pkg = (await import(join(config.moduleDir, 'index.js'))) as SyncPackage;
   const app: BenchApp = feathers();
   app.use('messages', new MessageService());
@@ -131,7 +138,7 @@ async function createOurs(config: InstanceConfig, deliver: Deliver): Promise<Ben
         app,
         logger: false,
         connectTimeout: 15_000,
-        ...config.oursOptions,
+        ...oursOptions,
       }),
     ],
   })
@@ -153,7 +160,10 @@ async function createOurs(config: InstanceConfig, deliver: Deliver): Promise<Ben
     countBytes: (on) => counter.set(on),
     bytes: () => ({ events: counter.events, bytes: counter.bytes, dataBytes: counter.dataBytes }),
     stats: () => sync.stats(),
-    close: () => nest.close(),
+    close: async () => {
+      await nest.close();
+      await telemetry?.shutdown();
+    },
   };
 }
 

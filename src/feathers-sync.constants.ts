@@ -13,6 +13,9 @@ export const SYNC_TRANSPORT = Symbol.for('nestjs-feathers-sync/transport');
 /** Injection token of the validated options with their defaults applied. */
 export const SYNC_RESOLVED_OPTIONS = Symbol.for('nestjs-feathers-sync/resolved-options');
 
+/** Internal: OpenTelemetry, loaded once at module start when `@opentelemetry/api` is installed. */
+export const SYNC_TELEMETRY = Symbol.for('nestjs-feathers-sync/telemetry');
+
 export const DEFAULT_KEY = 'feathers-sync';
 export const DEFAULT_CONNECT_TIMEOUT = 30_000;
 export const DEFAULT_CLOSE_TIMEOUT = 5_000;

@@ -1,7 +1,11 @@
 import { Module } from '@nestjs/common';
 import { SYNC_TRANSPORT } from './feathers-sync.constants.js';
 import { FeathersSyncConfigurableModule } from './feathers-sync.module-definition.js';
-import { resolvedOptionsProvider, transportProvider } from './feathers-sync.providers.js';
+import {
+  resolvedOptionsProvider,
+  telemetryProvider,
+  transportProvider,
+} from './feathers-sync.providers.js';
 import { SyncService } from './sync.service.js';
 
 /**
@@ -17,7 +21,7 @@ import { SyncService } from './sync.service.js';
  * Global by default (`isGlobal: false` to opt out).
  */
 @Module({
-  providers: [resolvedOptionsProvider, transportProvider, SyncService],
+  providers: [resolvedOptionsProvider, transportProvider, telemetryProvider, SyncService],
   exports: [SyncService, SYNC_TRANSPORT],
 })
 export class FeathersSyncModule extends FeathersSyncConfigurableModule {}

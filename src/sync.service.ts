@@ -16,11 +16,17 @@ import {
   FeathersSyncConnectTimeoutError,
 } from './errors/sync.errors.js';
 import { messages } from './errors/sync.messages.js';
-import { FEATHERS_APP, SYNC_RESOLVED_OPTIONS, SYNC_TRANSPORT } from './feathers-sync.constants.js';
+import {
+  FEATHERS_APP,
+  SYNC_RESOLVED_OPTIONS,
+  SYNC_TELEMETRY,
+  SYNC_TRANSPORT,
+} from './feathers-sync.constants.js';
 import type { ResolvedSyncOptions } from './options/resolve-options.js';
 import { errorText } from './shared/errors.js';
 import { redactUri } from './shared/redact.js';
 import type { TransportStatus } from './shared/status.js';
+import type { SyncTelemetry, TelemetryStarter } from './telemetry/telemetry.types.js';
 import type { SyncTransport } from './transports/sync-transport.js';
 
 /** `SyncService.status`: `ready` while the subscription is live. */
@@ -42,6 +48,7 @@ export interface FeathersSyncCompat {
 @Injectable()
 export class SyncService implements OnModuleInit, OnApplicationShutdown {
   private readonly engine: SyncEngine;
+  private readonly telemetry?: SyncTelemetry;
   private readonly statusSubject = new BehaviorSubject<SyncStatus>('connecting');
   private readonly gapSubject = new Subject<SyncGap>();
   /** Every status change, starting with the current status. Completes on shutdown. */
@@ -65,6 +72,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     @Inject(SYNC_TRANSPORT) private readonly transport: SyncTransport,
     private readonly moduleRef: ModuleRef,
     @Optional() private readonly httpAdapterHost?: HttpAdapterHost,
+    @Optional() @Inject(SYNC_TELEMETRY) startTelemetry?: TelemetryStarter,
   ) {
     this.readyPromise = new Promise<void>((resolve, reject) => {
       this.resolveReady = resolve;
@@ -72,11 +80,18 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     });
     // Nobody may be awaiting `ready`: a rejection must not become an unhandled one.
     this.readyPromise.catch(() => undefined);
+    this.telemetry = startTelemetry?.({
+      key: options.key,
+      transportType: transport.type,
+      instanceId: options.engine.instanceId,
+    });
     this.engine = new SyncEngine(transport, {
       ...options.engine,
+      observer: this.telemetry,
       onStatus: (status, error) => this.onStatus(status, error),
       onGap: (gap) => this.onGap(gap),
     });
+    this.telemetry?.watch(() => this.engine.stats());
   }
 
   /** The transport in use: `redis`, `amqp`, `nats`, `memory`, or a custom transport's type. */
@@ -150,6 +165,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
         // Nest runs no shutdown hook after a failed boot: close what was opened, or it retries forever.
         clearTimeout(this.connectTimer);
         await this.engine.close();
+        this.telemetry?.stop();
         throw error;
       }
     } else {
@@ -160,6 +176,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     clearTimeout(this.connectTimer);
     await this.engine.close();
+    this.telemetry?.stop();
     this.settle('rejected', new FeathersSyncClosedError(messages.closed()));
     this.statusSubject.complete();
     this.gapSubject.complete();

@@ -5,6 +5,7 @@ import { validateEnvelope, type Validated } from './envelope-shape.js';
 import { findForbiddenKey, hasForbiddenKey } from './forbidden-keys.js';
 import { toLean, toLeanStamp } from './lean-envelope.js';
 import { Signer, type SigningSettings } from './signer.js';
+import type { SyncObserver } from './sync-observer.js';
 import { contextForWire, isHookContext } from './wire-context.js';
 
 export interface CodecOptions {
@@ -22,6 +23,8 @@ export interface CodecOptions {
   epoch?: number;
   /** Messages are signed and checked (absent: they travel unsigned, as feathers-sync's do). */
   signing?: SigningSettings;
+  /** Adds a send time and a trace context to each stamp (OpenTelemetry; absent: nothing). */
+  observer?: SyncObserver;
 }
 
 /**
@@ -72,6 +75,7 @@ export class Codec {
     const stamp: SyncOrigin = { v: 1, origin: this.options.instanceId, seq };
     if (this.options.epoch !== undefined) stamp.epoch = this.options.epoch;
     if (this.signer) stamp.ts = Date.now();
+    if (this.options.observer !== undefined) this.options.observer.publishing(stamp, path, event);
     const envelope =
       this.options.envelope === 'lean'
         ? (toLean(

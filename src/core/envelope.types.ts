@@ -24,8 +24,16 @@ export interface SyncOrigin {
    * sender starts again at seq 1 with a later epoch. A random id is already new at every start.
    */
   epoch?: number;
-  /** When it was sent (ms since 1970), on signed messages: what `signing.maxAgeMs` reads. */
+  /**
+   * When it was sent (ms since 1970), on signed messages (what `signing.maxAgeMs` reads) and when
+   * OpenTelemetry records (the delivery latency).
+   */
   ts?: number;
+  /**
+   * The trace context of the publishing span (W3C `traceparent`, `tracestate`), when
+   * OpenTelemetry records traces. Receivers that do not know it (older versions) ignore it.
+   */
+  tc?: Record<string, string>;
 }
 
 /** A stamp's optional epoch: a non-negative integer. */

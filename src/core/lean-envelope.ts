@@ -5,7 +5,7 @@ import { isStampEpoch, isStampTime, type SyncEnvelope, type SyncOrigin } from '.
  * event's data once and only the parts of the context a receiver cannot rebuild:
  *
  *   { e: event, p: path, d: data, c?: hook context minus derivable keys, x?: plain context | null,
- *     s: [origin, seq, epoch?, ts?] }
+ *     s: [origin, seq, epoch?, ts?, trace context?] }
  *
  * On receipt the full context is rebuilt: `result` (when it was the data itself), `event`, `path`,
  * `method` (from the standard event name), `type: 'around'` and empty `params`. A hook context
@@ -23,12 +23,21 @@ export interface LeanEnvelope {
   s: LeanStamp;
 }
 
-/** `[origin, seq]`, then the epoch (0: none) when there is one or a send time, then the send time. */
+/**
+ * `[origin, seq]`, then the epoch (0: none) when there is one or a send time, then the send time,
+ * then the trace context (which comes with a send time).
+ */
 export type LeanStamp =
-  [string, number] | [string, number, number] | [string, number, number, number];
+  | [string, number]
+  | [string, number, number]
+  | [string, number, number, number]
+  | [string, number, number, number, Record<string, string>];
 
 /** The lean stamp of a compatible one: trailing fields only when they are set. */
 export function toLeanStamp(stamp: SyncOrigin): LeanStamp {
+  if (stamp.ts !== undefined && stamp.tc !== undefined) {
+    return [stamp.origin, stamp.seq, stamp.epoch ?? 0, stamp.ts, stamp.tc];
+  }
   if (stamp.ts !== undefined) return [stamp.origin, stamp.seq, stamp.epoch ?? 0, stamp.ts];
   if (stamp.epoch !== undefined) return [stamp.origin, stamp.seq, stamp.epoch];
   return [stamp.origin, stamp.seq];
@@ -87,17 +96,19 @@ export function fromLean(record: Record<string, unknown>): SyncEnvelope | string
   if (
     !Array.isArray(stamp) ||
     stamp.length < 2 ||
-    stamp.length > 4 ||
+    stamp.length > 5 ||
     typeof stamp[0] !== 'string' ||
     !Number.isSafeInteger(stamp[1]) ||
     !isStampEpoch(stamp[2]) ||
     !isStampTime(stamp[3])
   ) {
-    return '`s` is not [origin, seq, epoch?, ts?]';
+    return '`s` is not [origin, seq, epoch?, ts?, trace context?]';
   }
   const sync: SyncOrigin = { v: 1, origin: stamp[0], seq: stamp[1] as number };
   if (stamp.length > 2 && stamp[2] !== 0) sync.epoch = stamp[2] as number;
   if (stamp.length > 3) sync.ts = stamp[3] as number;
+  // Read by the observer only through a getter that takes strings: any other value is ignored.
+  if (stamp.length > 4) sync.tc = stamp[4] as Record<string, string>;
   const envelope: SyncEnvelope = { event, path, data, sync };
   if (plain === null) return envelope;
   if (isPlainRecord(plain)) {

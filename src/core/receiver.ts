@@ -5,6 +5,7 @@ import type { DropReason, SyncEnvelope, SyncMarker } from './envelope.types.js';
 import type { FeathersAppLike } from './feathers.types.js';
 import type { SequenceTracker } from './sequence-tracker.js';
 import type { ServiceHook } from './service-hook.js';
+import type { SyncObserver } from './sync-observer.js';
 import type { SyncCounters } from './sync-stats.js';
 
 export interface ReceiverParts {
@@ -17,6 +18,8 @@ export interface ReceiverParts {
   app: () => FeathersAppLike | undefined;
   /** `signing.maxAgeMs`: signed messages sent longer ago are refused. */
   maxAgeMs?: number;
+  /** Runs each remote emit (OpenTelemetry: in a consumer span); absent: nothing. */
+  observer?: SyncObserver;
 }
 
 /**
@@ -107,8 +110,13 @@ export class Receiver {
     context.app = app;
     context.service = target.service;
     context.sync = marker;
+    const { observer } = this.parts;
     try {
-      target.emitLocally.call(target.service, envelope.event, envelope.data, context);
+      if (observer === undefined) {
+        target.emitLocally.call(target.service, envelope.event, envelope.data, context);
+      } else {
+        observer.emitRemote(envelope, path, target, context);
+      }
     } catch (error) {
       return this.drop(
         'listenerError',

@@ -90,6 +90,7 @@ export class SyncEngine {
       warnings: this.warnings,
       app: () => this.app,
       maxAgeMs: options.signing?.maxAgeMs,
+      observer: options.observer,
     });
   }
 
