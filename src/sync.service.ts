@@ -19,7 +19,7 @@ import { messages } from './errors/sync.messages.js';
 import { FEATHERS_APP, SYNC_RESOLVED_OPTIONS, SYNC_TRANSPORT } from './feathers-sync.constants.js';
 import type { ResolvedSyncOptions } from './options/resolve-options.js';
 import { errorText } from './shared/errors.js';
-import { redactUri } from './shared/redact.js';
+import { redactUri, type SecretScrubber } from './shared/redact.js';
 import type { TransportStatus } from './shared/status.js';
 import type { SyncTransport } from './transports/sync-transport.js';
 
@@ -59,6 +59,10 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
   private everReady = false;
   private connectTimer?: NodeJS.Timeout;
   private feathersApp?: FeathersAppLike;
+  /** Why the transport is not ready (scrubbed), until it is: `ready` rejects with it on timeout. */
+  private lastFailure?: Error;
+  /** The last line of defence: no credential of the options reaches a log line or an error. */
+  private readonly scrubber: SecretScrubber;
 
   constructor(
     @Inject(SYNC_RESOLVED_OPTIONS) private readonly options: ResolvedSyncOptions,
@@ -72,6 +76,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     });
     // Nobody may be awaiting `ready`: a rejection must not become an unhandled one.
     this.readyPromise.catch(() => undefined);
+    this.scrubber = options.scrubber;
     this.engine = new SyncEngine(transport, {
       ...options.engine,
       onStatus: (status, error) => this.onStatus(status, error),
@@ -134,7 +139,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     this.connectTimer.unref();
     // Boot does not wait for the broker unless asked to.
     const started = this.engine.start().catch((error: unknown) => {
-      const failure = error instanceof Error ? error : new Error(String(error));
+      const failure = this.clean(error);
       this.options.logger.error(
         `The ${this.type} transport could not start: ${errorText(failure)}`,
       );
@@ -199,7 +204,10 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private onStatus(status: TransportStatus, error?: Error): void {
+  private onStatus(status: TransportStatus, raw?: Error): void {
+    const error = raw && this.scrubber.error(raw);
+    if (status === 'ready') this.lastFailure = undefined;
+    else if (error) this.lastFailure = error;
     const previous = this.statusSubject.value;
     if (status !== previous) this.statusSubject.next(status);
     const where = `${this.type} (${redactUri(this.options.uri)}, key "${this.options.key}")`;
@@ -220,11 +228,31 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
 
   private timeOut(): void {
     if (this.readySettled !== 'pending') return;
+    const cause = this.lastFailure;
     const error = new FeathersSyncConnectTimeoutError(
-      messages.connectTimeout(this.type, redactUri(this.options.uri), this.options.connectTimeout),
+      messages.connectTimeout(
+        this.type,
+        redactUri(this.options.uri),
+        this.options.connectTimeout,
+        cause?.message,
+      ),
+      cause,
     );
     this.options.logger.error(error.message);
     this.settle('rejected', error);
+  }
+
+  /** The module's own errors as they are (they hold no secret); any other as a scrubbed copy. */
+  private clean(error: unknown): Error {
+    if (error instanceof Error && error.name.startsWith('FeathersSync')) {
+      const { message, stack } = error;
+      if (
+        this.scrubber.text(message) === message &&
+        this.scrubber.text(stack ?? '') === (stack ?? '')
+      )
+        return error;
+    }
+    return this.scrubber.error(error);
   }
 
   private settle(outcome: 'resolved' | 'rejected', error?: Error): void {
