@@ -54,6 +54,7 @@ const BY_MESSAGE: Array<[RegExp, string]> = [
     'SELF_SIGNED_CERT_IN_CHAIN',
   ],
   [/is not in the cert's altnames/i, 'ERR_TLS_CERT_ALTNAME_INVALID'],
+  [/bad decrypt/i, 'BAD_DECRYPT'],
   [/certificate has expired|certificate is not yet valid/i, 'CERT_HAS_EXPIRED'],
   [
     /alert (certificate required|bad certificate|unknown ca|handshake failure)/i,
@@ -62,6 +63,9 @@ const BY_MESSAGE: Array<[RegExp, string]> = [
 ];
 
 function tlsCode(error: unknown): string {
+  // nats.js wraps a failed TLS upgrade in a NatsError "TLS" that chains the cause.
+  const chained = (error as { chainedError?: unknown } | undefined)?.chainedError;
+  if (chained) return tlsCode(chained);
   const code = String((error as { code?: unknown } | undefined)?.code);
   if (UNTRUSTED.has(code) || CLIENT_CERT_REFUSED.has(code) || code.startsWith('CERT_')) return code;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return code;
@@ -87,6 +91,12 @@ export function tlsHint(error: unknown, broker: TlsBroker): string | undefined {
   }
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
     return 'The broker’s TLS certificate is outside its validity dates: renew it on the broker.';
+  }
+  if (code === 'BAD_DECRYPT') {
+    return (
+      'The client’s TLS key could not be decrypted: check the `passphrase` given beside the ' +
+      `key (${where.client.replace('key: ', 'passphrase: process.env.KEY_PASSPHRASE, key: ')}).`
+    );
   }
   if (CLIENT_CERT_REFUSED.has(code)) {
     return (
