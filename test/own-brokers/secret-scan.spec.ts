@@ -9,6 +9,8 @@ import { startInstance, type Instance } from '../support/instances';
 import { encryptedKey } from '../support/tls/certificates';
 import { Exposure } from '../support/tls/error-capture';
 import {
+  FAST_RECONNECT,
+  mergeOptions,
   startTlsBroker,
   tlsOptions,
   TLS_BROKERS,
@@ -52,27 +54,6 @@ function credentialOptions(name: TlsBrokerName, password: string): Partial<Feath
       return { nats: { connectionOptions: { user: USER, pass: password } } };
   }
 }
-
-/** `a` with `b` over it, one level deep (so that `amqp: {…}` of both survive). */
-function merge(...parts: Array<Partial<FeathersSyncOptions>>): Partial<FeathersSyncOptions> {
-  const out: Record<string, unknown> = {};
-  for (const part of parts) {
-    for (const [name, value] of Object.entries(part)) {
-      const before = out[name];
-      out[name] =
-        before && typeof before === 'object' && value && typeof value === 'object'
-          ? merge(before, value as Partial<FeathersSyncOptions>)
-          : value;
-    }
-  }
-  return out;
-}
-
-const FAST: Record<TlsBrokerName, Partial<FeathersSyncOptions>> = {
-  redis: {},
-  amqp: { amqp: { reconnectDelay: 100, maxReconnectDelay: 1_000, streamSegmentBytes: 100_000 } },
-  nats: { nats: { connectionOptions: { reconnectTimeWait: 200, reconnectJitterTLS: 100 } } },
-};
 
 for (const name of TLS_BROKERS) {
   describeWithBinaries(name, `no secret leaks on ${name}`, () => {
@@ -123,7 +104,7 @@ for (const name of TLS_BROKERS) {
     function failures(): Array<{ scenario: string; options: FeathersSyncOptions }> {
       const port = broker.port;
       const base = (uri: string, ...parts: Array<Partial<FeathersSyncOptions>>) =>
-        ({ uri, ...merge(FAST[name], ...parts) }) as FeathersSyncOptions;
+        ({ uri, ...mergeOptions(FAST_RECONNECT[name], ...parts) }) as FeathersSyncOptions;
       const list = [
         { scenario: 'wrong password in the uri', options: base(uriWith(WRONG_PASSWORD), tls()) },
         {
@@ -244,7 +225,7 @@ for (const name of TLS_BROKERS) {
         { uri: broker.uri, closeTimeout: PASSWORD as never },
         { uri: `${uriWith(PASSWORD)}:not-a-port:` },
         { uri: uriWith(PASSWORD).replace(/^[a-z]+:/, 'bogus:') },
-        merge({ uri: broker.uri }, credentialOptions(name, PASSWORD), {
+        mergeOptions({ uri: broker.uri }, credentialOptions(name, PASSWORD), {
           [name]: { unknownSetting: 1, reconnectDelay: -1, resumeDelay: -1 } as never,
         }),
       ];
@@ -289,7 +270,7 @@ for (const name of TLS_BROKERS) {
         key: uniqueKey('scan'),
         connectTimeout: 15_000,
         logger: exposure.logger,
-        ...merge(FAST[name], tls(), credentialOptions(name, PASSWORD)),
+        ...mergeOptions(FAST_RECONNECT[name], tls(), credentialOptions(name, PASSWORD)),
       } as FeathersSyncOptions;
       const instances: Instance[] = [];
       for (const delivery of ['broadcast', 'recoverable'] as const) {

@@ -4,6 +4,8 @@ import { recordEvents, waitFor } from '../support/feathers-app';
 import { closeAll, startInstance, type Instance } from '../support/instances';
 import { uniqueKey } from '../support/brokers';
 import {
+  FAST_RECONNECT,
+  mergeOptions,
   startTlsBroker,
   tlsOptions,
   TLS_BROKERS,
@@ -27,29 +29,6 @@ const CA_OPTION: Record<TlsBrokerName, string> = {
   nats: 'nats: { connectionOptions: { tls: { ca:',
 };
 
-/** Short reconnect waits, so that a scenario does not wait for a backoff. */
-const FAST: Record<TlsBrokerName, Partial<FeathersSyncOptions>> = {
-  redis: {},
-  amqp: { amqp: { reconnectDelay: 100, maxReconnectDelay: 1_000, streamSegmentBytes: 100_000 } },
-  nats: { nats: { connectionOptions: { reconnectTimeWait: 200, reconnectJitterTLS: 100 } } },
-};
-
-/** `base` with `extra` over it, one level deep (so that `amqp: {…}` of both survive). */
-function merge(
-  base: Partial<FeathersSyncOptions>,
-  extra: Partial<FeathersSyncOptions>,
-): Partial<FeathersSyncOptions> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [name, value] of Object.entries(extra)) {
-    const before = out[name];
-    out[name] =
-      before && typeof before === 'object' && value && typeof value === 'object'
-        ? merge(before, value as Partial<FeathersSyncOptions>)
-        : value;
-  }
-  return out;
-}
-
 for (const name of TLS_BROKERS) {
   describeWithBinaries(name, `TLS on ${name}`, () => {
     const instances: Instance[] = [];
@@ -71,7 +50,7 @@ for (const name of TLS_BROKERS) {
         uri: broker.uri,
         key: uniqueKey('tls'),
         connectTimeout: 15_000,
-        ...merge(merge(FAST[name], tlsOptions(name, tls)), extra),
+        ...mergeOptions(mergeOptions(FAST_RECONNECT[name], tlsOptions(name, tls)), extra),
       };
     }
 
@@ -149,6 +128,14 @@ for (const name of TLS_BROKERS) {
           expect(String((error.cause as Error | undefined)?.message)).toContain(CA_OPTION[name]);
         },
       );
+      it('with a host name the certificate does not list, ready rejects and says to use one it lists', async () => {
+        const { ca } = broker.certificates;
+        const error = await readyError(
+          options(broker, { ca: ca.cert, servername: 'not-in-the-certificate.example' }),
+        );
+        expect(error.message).toContain('does not name the host in the uri');
+        expect(error.message).toContain('servername');
+      });
     });
 
     describe('mutual TLS (the broker requires a client certificate)', () => {

@@ -64,18 +64,25 @@ export function makeCertificates(): TestCertificates {
   }
 }
 
-function selfSigned(dir: string, name: string, commonName: string): KeyPair {
-  const pair = paths(dir, name);
-  openssl(
-    'req',
-    '-x509',
+/** `openssl req` arguments for a new unencrypted EC P-256 key written to `keyFile`. */
+function newKey(keyFile: string): string[] {
+  return [
     '-newkey',
     'ec',
     '-pkeyopt',
     'ec_paramgen_curve:prime256v1',
     '-nodes',
     '-keyout',
-    pair.keyFile,
+    keyFile,
+  ];
+}
+
+function selfSigned(dir: string, name: string, commonName: string): KeyPair {
+  const pair = paths(dir, name);
+  openssl(
+    'req',
+    '-x509',
+    ...newKey(pair.keyFile),
     '-out',
     pair.certFile,
     '-days',
@@ -101,20 +108,7 @@ function signed(
   const csr = join(dir, `${name}.csr`);
   const extFile = join(dir, `${name}.ext`);
   writeFileSync(extFile, extensions.join('\n') + '\n');
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    pair.keyFile,
-    '-out',
-    csr,
-    '-subj',
-    `/CN=${commonName}`,
-  );
+  openssl('req', ...newKey(pair.keyFile), '-out', csr, '-subj', `/CN=${commonName}`);
   openssl(
     'x509',
     '-req',

@@ -124,6 +124,8 @@ export interface ClientTls {
   key?: string;
   passphrase?: string;
   maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** The name the server's certificate is checked against (default: the uri's host). */
+  servername?: string;
 }
 
 /** The module options that give `tls` to the broker's client: where each transport takes it. */
@@ -136,4 +138,28 @@ export function tlsOptions(name: TlsBrokerName, tls: ClientTls): Partial<Feather
     case 'nats':
       return { nats: { connectionOptions: { tls: { ...tls } } } };
   }
+}
+
+/** Short reconnect waits, so that a scenario never waits out a long backoff. */
+export const FAST_RECONNECT: Record<TlsBrokerName, Partial<FeathersSyncOptions>> = {
+  redis: {},
+  amqp: { amqp: { reconnectDelay: 100, maxReconnectDelay: 1_000, streamSegmentBytes: 100_000 } },
+  nats: { nats: { connectionOptions: { reconnectTimeWait: 200, reconnectJitterTLS: 100 } } },
+};
+
+/** The parts, each over the ones before, one level deep (so that `amqp: {…}` of each survive). */
+export function mergeOptions(
+  ...parts: Array<Partial<FeathersSyncOptions>>
+): Partial<FeathersSyncOptions> {
+  const out: Record<string, unknown> = {};
+  for (const part of parts) {
+    for (const [name, value] of Object.entries(part)) {
+      const before = out[name];
+      out[name] =
+        before && typeof before === 'object' && value && typeof value === 'object'
+          ? mergeOptions(before, value as Partial<FeathersSyncOptions>)
+          : value;
+    }
+  }
+  return out;
 }
