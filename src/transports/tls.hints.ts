@@ -134,3 +134,20 @@ const withTlsHint = new WeakSet<Error>();
 export function tellingError(previous: Error | undefined, next: Error): Error {
   return previous && withTlsHint.has(previous) && !withTlsHint.has(next) ? previous : next;
 }
+
+/**
+ * nats-server refuses a missing or unknown client certificate once a TLS 1.3 handshake is over on
+ * the client's side; nats.js then only reports a TIMEOUT. When TLS options without a client
+ * certificate were given, say what that TIMEOUT most likely means.
+ */
+export function natsTimeoutHint(error: unknown, tls: unknown): string | undefined {
+  if ((error as { code?: unknown } | undefined)?.code !== 'TIMEOUT') return undefined;
+  if (tls === null || typeof tls !== 'object') return undefined;
+  const { cert, certFile } = tls as { cert?: unknown; certFile?: unknown };
+  if (cert !== undefined || certFile !== undefined) return undefined;
+  return (
+    'The NATS server did not finish the connection in time. Over TLS, this is how nats.js ' +
+    'reports a server that requires a client certificate (mutual TLS) and got none: if it ' +
+    `does, pass one: ${WHERE.nats.client}.`
+  );
+}

@@ -165,6 +165,17 @@ for (const name of TLS_BROKERS) {
         expect(error.message).toContain('cert:');
       });
 
+      if (name === 'nats') {
+        it('without a client certificate over TLS 1.3, nats.js times out, and the error says what that likely means', async () => {
+          const { ca } = broker.certificates;
+          const error = await readyError(
+            options(broker, { ca: ca.cert }, { nats: { connectionOptions: { timeout: 1_500 } } }),
+          );
+          expect(error.message).toContain('TIMEOUT');
+          expect(error.message).toContain('requires a client certificate');
+        });
+      }
+
       it('with a client certificate from another CA, ready rejects and says so', async () => {
         const { ca, otherClient } = broker.certificates;
         const error = await readyError(

@@ -5,7 +5,7 @@ import { RateLimitedWarnings, type SyncLogger } from '../../shared/logger.js';
 import { SecretScrubber, secretsIn } from '../../shared/redact.js';
 import type { Deadline } from '../../shared/timeout.js';
 import { loadNats } from '../broker-packages.js';
-import { connectionError } from '../tls.hints.js';
+import { connectionError, natsTimeoutHint } from '../tls.hints.js';
 import { hostOf, parseUri, unique } from './nats-uri.js';
 
 export type NatsModule = typeof Nats;
@@ -271,6 +271,8 @@ export class NatsLink {
     if (this.closing) return;
     this.failures++;
     const cause = connectionError(error, 'nats', this.scrubber);
+    const timeoutHint = natsTimeoutHint(error, this.connectOptions.tls);
+    if (timeoutHint) cause.message = `${cause.message}. ${timeoutHint}`;
     this.handlers.down(cause);
     const delay = this.retryDelay();
     this.context.logger.warn(
