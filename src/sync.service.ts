@@ -24,7 +24,7 @@ import {
 } from './feathers-sync.constants.js';
 import type { ResolvedSyncOptions } from './options/resolve-options.js';
 import { errorText } from './shared/errors.js';
-import { redactUri } from './shared/redact.js';
+import { redactUri, type SecretScrubber } from './shared/redact.js';
 import type { TransportStatus } from './shared/status.js';
 import type { SyncTelemetry, TelemetryStarter } from './telemetry/telemetry.types.js';
 import type { SyncTransport } from './transports/sync-transport.js';
@@ -66,6 +66,10 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
   private everReady = false;
   private connectTimer?: NodeJS.Timeout;
   private feathersApp?: FeathersAppLike;
+  /** Why the transport is not ready (scrubbed), until it is: `ready` rejects with it on timeout. */
+  private lastFailure?: Error;
+  /** The last line of defence: no credential of the options reaches a log line or an error. */
+  private readonly scrubber: SecretScrubber;
 
   constructor(
     @Inject(SYNC_RESOLVED_OPTIONS) private readonly options: ResolvedSyncOptions,
@@ -80,6 +84,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     });
     // Nobody may be awaiting `ready`: a rejection must not become an unhandled one.
     this.readyPromise.catch(() => undefined);
+    this.scrubber = options.scrubber;
     this.telemetry = startTelemetry?.({
       key: options.key,
       transportType: transport.type,
@@ -149,7 +154,7 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     this.connectTimer.unref();
     // Boot does not wait for the broker unless asked to.
     const started = this.engine.start().catch((error: unknown) => {
-      const failure = error instanceof Error ? error : new Error(String(error));
+      const failure = this.clean(error);
       this.options.logger.error(
         `The ${this.type} transport could not start: ${errorText(failure)}`,
       );
@@ -216,7 +221,10 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private onStatus(status: TransportStatus, error?: Error): void {
+  private onStatus(status: TransportStatus, raw?: Error): void {
+    const error = raw && this.scrubber.error(raw);
+    if (status === 'ready') this.lastFailure = undefined;
+    else if (error) this.lastFailure = error;
     const previous = this.statusSubject.value;
     if (status !== previous) this.statusSubject.next(status);
     const where = `${this.type} (${redactUri(this.options.uri)}, key "${this.options.key}")`;
@@ -237,11 +245,31 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
 
   private timeOut(): void {
     if (this.readySettled !== 'pending') return;
+    const cause = this.lastFailure;
     const error = new FeathersSyncConnectTimeoutError(
-      messages.connectTimeout(this.type, redactUri(this.options.uri), this.options.connectTimeout),
+      messages.connectTimeout(
+        this.type,
+        redactUri(this.options.uri),
+        this.options.connectTimeout,
+        cause?.message,
+      ),
+      cause,
     );
     this.options.logger.error(error.message);
     this.settle('rejected', error);
+  }
+
+  /** The module's own errors as they are (they hold no secret); any other as a scrubbed copy. */
+  private clean(error: unknown): Error {
+    if (error instanceof Error && error.name.startsWith('FeathersSync')) {
+      const { message, stack } = error;
+      if (
+        this.scrubber.text(message) === message &&
+        this.scrubber.text(stack ?? '') === (stack ?? '')
+      )
+        return error;
+    }
+    return this.scrubber.error(error);
   }
 
   private settle(outcome: 'resolved' | 'rejected', error?: Error): void {

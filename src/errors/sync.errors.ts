@@ -16,8 +16,9 @@ export class FeathersSyncMissingPackageError extends FeathersSyncConfigError {
 
 /** `SyncService.ready` rejects with this when the broker did not answer in `connectTimeout`. */
 export class FeathersSyncConnectTimeoutError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** `cause`: why the last attempt failed, when the transport said (credentials taken out). */
+  constructor(message: string, cause?: Error) {
+    super(message, cause ? { cause } : undefined);
     this.name = 'FeathersSyncConnectTimeoutError';
   }
 }

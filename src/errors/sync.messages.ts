@@ -1,3 +1,5 @@
+import { redactUri } from '../shared/redact.js';
+
 // Every message a user can cause: what is wrong, then what to do. Never pass a raw uri here:
 // callers hand in `redactUri(uri)` so credentials cannot reach a log or an error.
 
@@ -35,10 +37,12 @@ export const messages = {
   missingPackage: (pkg: string, scheme: string) =>
     `The ${scheme} transport of FeathersSyncModule needs the package "${pkg}", which is not ` +
     `installed. Install it: npm install ${pkg}`,
-  connectTimeout: (type: string, redacted: string, ms: number) =>
+  connectTimeout: (type: string, redacted: string, ms: number, lastError?: string) =>
     `FeathersSyncModule could not subscribe on ${type} (${redacted}) within ${ms} ms; it keeps ` +
-    'trying in the background and events stay local until it succeeds. Check that the broker runs ' +
-    'and that the uri is right, or raise `connectTimeout`.',
+    'trying in the background and events stay local until it succeeds. ' +
+    (lastError
+      ? `The last attempt failed: ${lastError}`
+      : 'Check that the broker runs and that the uri is right, or raise `connectTimeout`.'),
   closed: () => 'FeathersSyncModule was closed before the broker subscription became ready.',
   noDurableLog: (scheme: string) =>
     `FeathersSyncModule: delivery 'recoverable' needs a broker with a durable log, and ${scheme} ` +
@@ -94,5 +98,17 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'function') return `a function (${value.name || 'anonymous'})`;
   if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return describeString(value);
   return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/**
+ * A string given where it does not belong may be a credential (a uri with its password, a
+ * secret from the wrong variable): a uri is shown redacted, a word (a misspelt mode) as it is,
+ * anything else by its length only.
+ */
+function describeString(value: string): string {
+  if (value.includes('://')) return `string "${redactUri(value)}"`;
+  if (/^[A-Za-z][A-Za-z0-9 _.-]{0,23}$/.test(value)) return `string ${JSON.stringify(value)}`;
+  return `a string of ${value.length} characters (not shown: it may hold a secret)`;
 }

@@ -14,7 +14,8 @@ import {
   DEFAULT_MAX_PENDING_BYTES,
   DEFAULT_REDACT_PARAMS,
 } from '../feathers-sync.constants.js';
-import { toSyncLogger, type SyncLogger } from '../shared/logger.js';
+import { scrubbedLogger, toSyncLogger, type SyncLogger } from '../shared/logger.js';
+import { SecretScrubber, secretsIn } from '../shared/redact.js';
 import type {
   SyncDelivery,
   SyncTransport,
@@ -44,6 +45,8 @@ export interface ResolvedSyncOptions {
   closeTimeout: number;
   waitForBroker: boolean;
   logger: SyncLogger;
+  /** Takes the uri's and the client options' credentials out of any text (the logger applies it). */
+  scrubber: SecretScrubber;
   delivery: SyncDelivery;
   retention: Retention;
   engine: Omit<SyncEngineOptions, 'onStatus' | 'onGap'>;
@@ -85,7 +88,19 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
   if (options.waitForBroker !== undefined && typeof options.waitForBroker !== 'boolean') {
     fail('waitForBroker', 'true or false', options.waitForBroker);
   }
-  const logger = toSyncLogger(options.logger, 'FeathersSyncModule');
+  // Every line the module logs goes through the scrubber: no credential of the options, whatever
+  // a broker client put into its error, reaches the log.
+  const scrubber = new SecretScrubber(options.uri, [
+    ...secretsIn({
+      redis: options.redis?.options,
+      amqp: options.amqp?.socketOptions,
+      nats: options.nats?.connectionOptions,
+    }),
+    ...signingSecrets(options.signing),
+  ]);
+  const logger = scrubbedLogger(toSyncLogger(options.logger, 'FeathersSyncModule'), (text) =>
+    scrubber.text(text),
+  );
   const retention = resolveRetention(options.retention);
   const closeTimeout = numberOption('closeTimeout', options.closeTimeout, DEFAULT_CLOSE_TIMEOUT);
   const maxMessageSize = numberOption(
@@ -102,6 +117,7 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
     closeTimeout,
     waitForBroker: options.waitForBroker === true,
     logger,
+    scrubber,
     delivery,
     retention,
     engine: {
@@ -141,4 +157,13 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
       nats: resolveNatsSettings(options.nats, options.uri),
     },
   };
+}
+
+/** The signing keys given as text (a Buffer key never reaches a log line as such). */
+function signingSecrets(signing: unknown): string[] {
+  const keys = (signing as { keys?: unknown } | null | undefined)?.keys;
+  if (keys === null || typeof keys !== 'object') return [];
+  return Object.values(keys as Record<string, unknown>).filter(
+    (key): key is string => typeof key === 'string',
+  );
 }

@@ -38,6 +38,16 @@ export function toSyncLogger(
   };
 }
 
+/** `logger` with every message passed through `scrub` first (credentials out). */
+export function scrubbedLogger(logger: SyncLogger, scrub: (text: string) => string): SyncLogger {
+  return {
+    log: (message) => logger.log(scrub(message)),
+    warn: (message) => logger.warn(scrub(message)),
+    error: (message) => logger.error(scrub(message)),
+    debug: (message) => logger.debug?.(scrub(message)),
+  };
+}
+
 /**
  * Warnings about bad input or a failing broker can come thousands of times a second: log the
  * first of each kind, then at most one line per interval that says how many were suppressed.

@@ -45,7 +45,11 @@ export class SecretScrubber {
         // An unparsable uri never reaches a transport (the factory refuses it).
       }
     }
-    for (const secret of extra) if (secret !== undefined) secrets.add(secret);
+    for (const secret of extra) {
+      if (secret === undefined) continue;
+      secrets.add(secret);
+      secrets.add(encodeURIComponent(secret));
+    }
     // Longest first: the uri contains the password.
     this.secrets = [...secrets]
       .filter((secret) => secret.length >= MIN_SECRET_LENGTH)
@@ -62,19 +66,44 @@ export class SecretScrubber {
     return out;
   }
 
-  /** The error itself when it holds no secret, else a copy with the secrets replaced. */
+  /**
+   * A plain copy of the error with the secrets replaced in its message and stack: its name and
+   * `code` kept, nothing else. Broker clients hang more on their errors than a log should show
+   * (ioredis's ReplyError carries the failed command with its arguments: AUTH's password), so an
+   * error from a client never leaves the module as it came.
+   */
   error(error: unknown): Error {
     const raw = asError(error);
-    const message = this.text(raw.message);
-    const stack = raw.stack === undefined ? undefined : this.text(raw.stack);
-    if (message === raw.message && stack === raw.stack) return raw;
-    const copy = new Error(message);
+    const copy = new Error(this.text(raw.message));
     copy.name = raw.name;
-    copy.stack = stack;
+    copy.stack = raw.stack === undefined ? undefined : this.text(raw.stack);
     const code = (raw as { code?: unknown }).code;
-    if (code !== undefined) Object.assign(copy, { code });
+    if (typeof code === 'string' || typeof code === 'number') Object.assign(copy, { code });
     return copy;
   }
+}
+
+/** Option names whose string values are credentials. */
+const SECRET_OPTION = /^(password|pass|passphrase|token|sentinelPassword|secret|nkey|jwt)$/i;
+
+/**
+ * Every credential in a transport's settings (ioredis options, amqplib socket options, nats.js
+ * connection options, however deep): password, pass, passphrase, token… and a PEM private key,
+ * so that a scrubber can take them out of whatever a broker client says.
+ */
+export function secretsIn(settings: unknown, depth = 0): string[] {
+  if (settings === null || typeof settings !== 'object' || depth > 4) return [];
+  const found: string[] = [];
+  for (const [name, value] of Object.entries(settings as Record<string, unknown>)) {
+    if (typeof value === 'string') {
+      if (SECRET_OPTION.test(name) || value.includes('PRIVATE KEY')) found.push(value);
+    } else if (Buffer.isBuffer(value)) {
+      if (SECRET_OPTION.test(name)) found.push(value.toString());
+    } else if (typeof value === 'object' && !Array.isArray(value)) {
+      found.push(...secretsIn(value, depth + 1));
+    }
+  }
+  return found;
 }
 
 function safeDecode(text: string): string {

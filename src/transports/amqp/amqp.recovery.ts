@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
 import type { ChannelModel, RecoveringChannelModel, SocketOptions } from 'amqplib';
 import type { AmqpSettings } from '../../options/transport-options.js';
-import { SecretScrubber, redactUri } from '../../shared/redact.js';
+import { SecretScrubber, redactUri, secretsIn } from '../../shared/redact.js';
 import { StatusReporter, type StatusListener } from '../../shared/status.js';
 import type { Deadline } from '../../shared/timeout.js';
 import { loadAmqplib } from '../broker-packages.js';
 import type { SyncTransportContext } from '../sync-transport.js';
+import { connectionError, tlsHint } from '../tls.hints.js';
 import { hintFor } from './amqp.hints.js';
 
 const ignore = (): void => undefined;
@@ -55,8 +56,7 @@ export class AmqpConnection {
     private readonly context: SyncTransportContext<AmqpSettings>,
     private readonly hooks: AmqpSessionHooks,
   ) {
-    const socket = context.settings.socketOptions as { password?: string; passphrase?: string };
-    this.scrubber = new SecretScrubber(context.uri, [socket.password, socket.passphrase]);
+    this.scrubber = new SecretScrubber(context.uri, secretsIn(context.settings.socketOptions));
   }
 
   /** Starts recovery; its first attempt runs in the background (boot never waits for the broker). */
@@ -188,12 +188,14 @@ export class AmqpConnection {
       this.context.logger.debug?.(`Reconnecting to RabbitMQ in ${delay} ms.`);
       return;
     }
-    const clean = this.scrubber.error(error);
-    this.status.dropped(clean);
     const { settings, key, uri } = this.context;
+    // What to do: about TLS (connectionError adds it), else about what RabbitMQ said.
+    const clean = connectionError(error, 'amqp', this.scrubber);
+    if (tlsHint(error, 'amqp') === undefined) clean.message += hintFor(error, key);
+    this.status.dropped(clean);
     const text =
       `Could not ${this.status.wasEverReady ? 'reconnect' : 'connect'} to RabbitMQ at ` +
-      `${redactUri(uri)} (exchange "${key}"): ${clean.message}${hintFor(error, key)} ` +
+      `${redactUri(uri)} (exchange "${key}"): ${clean.message} ` +
       `Retrying in ${delay} ms, then with backoff up to ${settings.maxReconnectDelay} ms.`;
     if (clean.message !== this.lastFailure) {
       this.lastFailure = clean.message;

@@ -285,7 +285,9 @@ export class NatsJetStreamTransport implements SyncTransport {
     this.restart(error ?? new Error('the JetStream consumer stopped'));
   }
 
-  private setupFailed(error: Error): void {
+  private setupFailed(failure: Error): void {
+    const error =
+      failure instanceof JetStreamSetupError ? failure : this.link.scrubber.error(failure);
     this.status.dropped(error);
     const delay = Math.min(MAX_SETUP_RETRY_MS, SETUP_RETRY_MS * 2 ** this.setupFailures++);
     if (error instanceof JetStreamSetupError) {
@@ -295,7 +297,7 @@ export class NatsJetStreamTransport implements SyncTransport {
       this.warnings.warn(
         'setup',
         `Could not set up the JetStream stream for "${this.context.key}" on ` +
-          `${this.link.where()}: ${errorText(error)}. Trying again in ${delay} ms.`,
+          `${this.link.where()}: ${this.link.scrubber.text(errorText(error))}. Trying again in ${delay} ms.`,
       );
     }
     this.setupTimer = setTimeout(() => {

@@ -1,10 +1,11 @@
 import type * as Nats from 'nats';
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import type { NatsSettings } from '../../options/transport-options.js';
-import { asError, errorText } from '../../shared/errors.js';
 import { RateLimitedWarnings, type SyncLogger } from '../../shared/logger.js';
+import { SecretScrubber, secretsIn } from '../../shared/redact.js';
 import type { Deadline } from '../../shared/timeout.js';
 import { loadNats } from '../broker-packages.js';
+import { connectionError, natsTimeoutHint } from '../tls.hints.js';
 import { hostOf, parseUri, unique } from './nats-uri.js';
 
 export type NatsModule = typeof Nats;
@@ -46,6 +47,8 @@ export interface NatsLinkContext {
  * connection if nats.js ever closes one for good. The transports decide what `up` means.
  */
 export class NatsLink {
+  /** Takes the uri's and the connection options' credentials out of whatever nats.js says. */
+  readonly scrubber: SecretScrubber;
   private readonly warnings: RateLimitedWarnings;
   private nats?: NatsModule;
   private connectOptions: ConnectionOptions = {};
@@ -61,12 +64,19 @@ export class NatsLink {
   /** Bumped on every drop, so a round trip started before it cannot report `ready` after it. */
   private epoch = 0;
   private closing = false;
+  /**
+   * Whether a connect() has been tried yet. The first one runs without waitOnFirstConnect: with it,
+   * nats.js retries a failing first connection silently for ever, and a TLS or credentials
+   * problem would never be told. Later ones keep the user's setting.
+   */
+  private dialed = false;
 
   constructor(
     private readonly context: NatsLinkContext,
     private readonly handlers: NatsLinkHandlers,
   ) {
     this.warnings = new RateLimitedWarnings(context.logger);
+    this.scrubber = new SecretScrubber(context.uri, secretsIn(context.settings.connectionOptions));
   }
 
   /** The connection nats.js keeps (it may be between a drop and its reconnect), until closed. */
@@ -161,7 +171,10 @@ export class NatsLink {
     const nats = this.nats;
     if (!nats || this.closing) return;
     // nats.js normalises the options object it is given in place: hand it a copy each time.
-    const attempt = nats.connect({ ...this.connectOptions }).then(
+    const first = !this.dialed;
+    this.dialed = true;
+    const options = { ...this.connectOptions, ...(first ? { waitOnFirstConnect: false } : {}) };
+    const attempt = nats.connect(options).then(
       (connection) => this.adopt(connection),
       (error: unknown) => this.dialFailed(error),
     );
@@ -208,7 +221,7 @@ export class NatsLink {
           case Events.Error:
             this.warnings.warn(
               'server',
-              `The NATS server reported an error: ${describe(event.data)}.`,
+              `The NATS server reported an error: ${this.scrubber.text(describe(event.data))}.`,
             );
             break;
           case Events.LDM:
@@ -244,7 +257,8 @@ export class NatsLink {
     this.connection = undefined;
     this.linkUp = false;
     if (this.closing) return;
-    const cause = error instanceof Error ? error : undefined;
+    const cause =
+      error instanceof Error ? connectionError(error, 'nats', this.scrubber) : undefined;
     this.drop(cause);
     this.context.logger.warn(
       `nats.js closed the connection to ${this.where()}${cause ? ` (${cause.message})` : ''}; ` +
@@ -256,11 +270,13 @@ export class NatsLink {
   private dialFailed(error: unknown): void {
     if (this.closing) return;
     this.failures++;
-    const cause = asError(error);
+    const cause = connectionError(error, 'nats', this.scrubber);
+    const timeoutHint = natsTimeoutHint(error, this.connectOptions.tls);
+    if (timeoutHint) cause.message = `${cause.message}. ${timeoutHint}`;
     this.handlers.down(cause);
     const delay = this.retryDelay();
     this.context.logger.warn(
-      `Could not connect to ${this.where()}: ${errorText(cause)}. Trying again in ${delay} ms.`,
+      `Could not connect to ${this.where()}: ${cause.message.replace(/\.$/, '')}. Trying again in ${delay} ms.`,
     );
     this.retry(delay);
   }

@@ -81,7 +81,7 @@ export class NatsTransport implements SyncTransport {
       });
     } catch (error) {
       this.context.logger.error(
-        `Could not subscribe to NATS subject "${this.context.key}": ${errorText(error)}`,
+        `Could not subscribe to NATS subject "${this.context.key}": ${this.link.scrubber.text(errorText(error))}`,
       );
       throw error;
     }

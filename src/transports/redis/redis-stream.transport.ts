@@ -2,6 +2,7 @@ import type { RedisSettings, Retention } from '../../options/transport-options.j
 import { toBuffer } from '../../shared/bytes.js';
 import { asError, errorText } from '../../shared/errors.js';
 import { RateLimitedWarnings } from '../../shared/logger.js';
+import type { SecretScrubber } from '../../shared/redact.js';
 import { StatusReporter } from '../../shared/status.js';
 import { Deadline } from '../../shared/timeout.js';
 import { loadIoredis } from '../broker-packages.js';
@@ -15,8 +16,10 @@ import {
   duplicateClient,
   openPublisher,
   quit,
+  redisScrubber,
   type RedisClient,
 } from './redis.clients.js';
+import { connectionError, tellingError } from '../tls.hints.js';
 import { RedisLogCursor } from './redis-stream.cursor.js';
 import {
   expireLog,
@@ -59,6 +62,7 @@ export class RedisStreamTransport implements SyncTransport {
   private closing = false;
   private closed?: Promise<void>;
   private lastError?: Error;
+  private readonly scrubber: SecretScrubber;
   private readonly cursor: RedisLogCursor;
   private reading?: Promise<void>;
   private trimTimer?: NodeJS.Timeout;
@@ -72,6 +76,7 @@ export class RedisStreamTransport implements SyncTransport {
     private readonly context: SyncTransportContext<RedisSettings & { retention: Retention }>,
   ) {
     this.keys = redisLogKeys(context.key);
+    this.scrubber = redisScrubber(context.uri, context.settings);
     this.warnings = new RateLimitedWarnings(context.logger);
     this.cursor = new RedisLogCursor(this.keys, context.logger, {
       message: (payload) => this.handlers?.message(payload),
@@ -110,7 +115,7 @@ export class RedisStreamTransport implements SyncTransport {
     this.publisher = publisher;
     this.reader = reader;
     const remember = (error: Error) => {
-      this.lastError = asError(error);
+      this.lastError = tellingError(this.lastError, connectionError(error, 'redis', this.scrubber));
       this.update();
     };
     for (const client of [publisher, reader]) {
@@ -209,7 +214,10 @@ export class RedisStreamTransport implements SyncTransport {
     await trimByAge(publisher, this.keys, this.context.settings.retention.maxAgeMs).catch(
       (error: unknown) => {
         if (this.closing) return;
-        this.warnings.warn('trim', `Trimming the Redis stream failed: ${errorText(error)}`);
+        this.warnings.warn(
+          'trim',
+          `Trimming the Redis stream failed: ${this.scrubber.text(errorText(error))}`,
+        );
       },
     );
   }
@@ -217,7 +225,7 @@ export class RedisStreamTransport implements SyncTransport {
   /** Notes a failed read; logs what a person must fix. True when only a person can fix it. */
   private failed(error: unknown): boolean {
     const fatal = unfixable(error, this.keys);
-    this.lastError = fatal ?? asError(error);
+    this.lastError = fatal ?? this.scrubber.error(error);
     this.update();
     if (fatal) {
       // Boot hears it through open() (and logs it); later, it is logged once per distinct cause.
@@ -228,7 +236,10 @@ export class RedisStreamTransport implements SyncTransport {
     }
     this.settleOpen();
     if (asError(error).name === 'ReplyError') {
-      this.warnings.warn('read', `Reading the Redis stream failed: ${errorText(error)}; retrying.`);
+      this.warnings.warn(
+        'read',
+        `Reading the Redis stream failed: ${this.scrubber.text(errorText(error))}; retrying.`,
+      );
     }
     return false;
   }

@@ -1,6 +1,7 @@
 import type * as Ioredis from 'ioredis';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { RedisSettings } from '../../options/transport-options.js';
+import { SecretScrubber, secretsIn } from '../../shared/redact.js';
 import type { Deadline } from '../../shared/timeout.js';
 
 export type RedisClient = Redis | Cluster;
@@ -56,4 +57,10 @@ export function duplicateClient(client: RedisClient, overrides: RedisOptions): R
 export async function quit(client: RedisClient, deadline: Deadline): Promise<void> {
   if (client.status === 'ready') await deadline.within(client.quit());
   client.disconnect();
+}
+
+/** Takes the uri's and the options' credentials (also those of a client the user gave) out of errors. */
+export function redisScrubber(uri: string | undefined, settings: RedisSettings): SecretScrubber {
+  const clientOptions = (settings.client as { options?: unknown } | undefined)?.options;
+  return new SecretScrubber(uri, secretsIn({ options: settings.options, client: clientOptions }));
 }

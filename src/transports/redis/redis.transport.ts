@@ -1,6 +1,6 @@
 import type { RedisSettings } from '../../options/transport-options.js';
 import { toBuffer } from '../../shared/bytes.js';
-import { asError } from '../../shared/errors.js';
+import type { SecretScrubber } from '../../shared/redact.js';
 import { StatusReporter } from '../../shared/status.js';
 import { Deadline } from '../../shared/timeout.js';
 import { loadIoredis } from '../broker-packages.js';
@@ -9,8 +9,10 @@ import {
   duplicateClient,
   openPublisher,
   quit,
+  redisScrubber,
   type RedisClient,
 } from './redis.clients.js';
+import { connectionError, tellingError } from '../tls.hints.js';
 import type {
   SyncTransport,
   SyncTransportContext,
@@ -32,8 +34,11 @@ export class RedisTransport implements SyncTransport {
   private subscribed = false;
   private closing = false;
   private lastError?: Error;
+  private readonly scrubber: SecretScrubber;
 
-  constructor(private readonly context: SyncTransportContext<RedisSettings>) {}
+  constructor(private readonly context: SyncTransportContext<RedisSettings>) {
+    this.scrubber = redisScrubber(context.uri, context.settings);
+  }
 
   async open(handlers: SyncTransportHandlers): Promise<void> {
     this.status.attach((status, error) => handlers.status(status, error));
@@ -48,7 +53,7 @@ export class RedisTransport implements SyncTransport {
 
     // Every client gets an error listener, or ioredis prints unhandled errors; the status carries it.
     const remember = (error: Error) => {
-      this.lastError = asError(error);
+      this.lastError = tellingError(this.lastError, connectionError(error, 'redis', this.scrubber));
       this.update();
     };
     publisher.on('error', remember);
@@ -96,7 +101,7 @@ export class RedisTransport implements SyncTransport {
         this.update();
       },
       (error: unknown) => {
-        this.lastError = asError(error);
+        this.lastError = this.scrubber.error(error);
         this.update();
       },
     );

@@ -19,10 +19,11 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   storeDir?: string;
   /**
-   * TLS: the server listens with these files (clients must use TLS). For a later TLS test; nats.js
-   * then wants `tls: { caFile }` in the connection options.
+   * TLS: the server listens with these files (clients must use TLS); nats.js then wants
+   * `tls: { ca }` in the connection options. `mutual`: clients must show a certificate signed by
+   * `caFile` (`--tlsverify`).
    */
-  tls?: { certFile: string; keyFile: string; caFile?: string };
+  tls?: { certFile: string; keyFile: string; caFile?: string; mutual?: boolean };
   /** More `nats-server` arguments (e.g. `['--user', 'u', '--pass', 'p']`, cluster routes). */
   args?: string[];
   /** `false`: only reserve the ports (a broker that is down at boot); `run()` starts it. */
@@ -77,6 +78,7 @@ export class NatsServer {
     const secure = tls
       ? ['--tls', '--tlscert', tls.certFile, '--tlskey', tls.keyFile].concat(
           tls.caFile ? ['--tlscacert', tls.caFile] : [],
+          tls.mutual ? ['--tlsverify'] : [],
         )
       : [];
     const child = new BrokerProcess('nats-server', NATS_SERVER, [

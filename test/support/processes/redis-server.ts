@@ -12,10 +12,10 @@ export interface RedisServerOptions {
   /** AOF with `appendfsync always` (every acknowledged write is on disk); else nothing is kept. */
   persistent?: boolean;
   /**
-   * TLS: the server listens with these files on `port` (plain TCP is then off). For a later TLS
-   * test; the uri becomes `rediss://`.
+   * TLS: the server listens with these files on `port` (plain TCP is then off); the uri becomes
+   * `rediss://`. `mutual`: clients must show a certificate signed by `caFile`.
    */
-  tls?: { certFile: string; keyFile: string; caFile: string };
+  tls?: { certFile: string; keyFile: string; caFile: string; mutual?: boolean };
   /** More `redis-server` arguments (e.g. `['--rename-command', 'XINFO', '""']`, cluster settings). */
   args?: string[];
 }
@@ -77,7 +77,7 @@ export class RedisServer {
     const listen = tls
       ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', tls.certFile]
           .concat(['--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile])
-          .concat(['--tls-auth-clients', 'no'])
+          .concat(['--tls-auth-clients', tls.mutual ? 'yes' : 'no'])
       : ['--port', String(this.port)];
     const storage = persistent
       ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', '']
