@@ -29,7 +29,7 @@ export interface NatsServerOptions {
   start?: boolean;
 }
 
-type Connection = { name?: string; subscriptions_list?: string[] };
+type Connection = { name?: string; version?: string; subscriptions_list?: string[] };
 
 /**
  * A nats-server child process of the test's own on 127.0.0.1 (the shared server on 4222 is never
