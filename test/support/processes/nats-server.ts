@@ -145,7 +145,8 @@ export class NatsServer {
     return connz.connections ?? [];
   }
 
-  private monitor(path: string): Promise<unknown> {
+  /** GETs a monitoring endpoint (`/varz`, `/routez`, `/healthz`, `/jsz`…) as JSON. */
+  monitor(path: string): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const request = get({ host: '127.0.0.1', port: this.monitorPort, path }, (response) => {
         let body = '';
