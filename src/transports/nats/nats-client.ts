@@ -87,20 +87,24 @@ async function v3(withJetStream: boolean): Promise<NatsClient> {
     if (!js) throw new Error('JetStream was not loaded for this NATS client');
     return js;
   };
+  type V3Connection = Parameters<NonNullable<typeof js>['jetstreamManager']>[0];
   return {
     name: TRANSPORT_NODE,
-    connect: (options) => connectV3(core.connect, options),
+    connect: async (options) => seenAs<NatsConnection>(await core.connect(options)),
     jetstreamManager: async (connection) =>
-      (await needJetStream().jetstreamManager(connection)) as unknown as JetStreamManager,
+      seenAs<JetStreamManager>(
+        await needJetStream().jetstreamManager(seenAs<V3Connection>(connection)),
+      ),
     jetstream: (connection, options) =>
-      needJetStream().jetstream(connection, options) as unknown as JetStreamClient,
+      seenAs<JetStreamClient>(needJetStream().jetstream(seenAs<V3Connection>(connection), options)),
   };
 }
 
-/** The 3.x connect, seen through the 2.x types the transports use (the options are the same). */
-function connectV3(
-  connect: (options: ConnectionOptions) => Promise<unknown>,
-  options: ConnectionOptions,
-): Promise<NatsConnection> {
-  return connect(options) as Promise<NatsConnection>;
+/**
+ * A 3.x object seen through the 2.x types the transports use, or back. The two packages' types
+ * agree on everything used here, but not on all they declare (3.x adds methods, and how far one
+ * is assignable to the other depends on how the compiler resolves the packages).
+ */
+function seenAs<T>(value: unknown): T {
+  return value as T;
 }
