@@ -295,5 +295,40 @@ for (const natsClient of NATS_CLIENTS) {
       expect(text).not.toContain(password);
       expect(text).not.toContain(token);
     });
+
+    it('takes a servers list with credentials in the first entry, and connects to the one that answers', async () => {
+      const password = 'pw-List-Secr3t';
+      const live = await ownServer({ args: ['--user', 'alice', '--pass', password] });
+      const down = await ownServer({ start: false });
+      const { lines, logger } = captureLogger();
+      const uri = `nats://alice:${password}@127.0.0.1:${down.port},127.0.0.1:${live.port}`;
+      const key = uniqueKey('list');
+      instances = [
+        await startInstance({ uri, key, logger }),
+        await startInstance({ uri, key, logger }),
+      ];
+      await Promise.all(instances.map((instance) => instance.sync.ready));
+      const log = recordEvents(instances[1].app, 'todos', ['created']);
+      await instances[0].app.service('todos').create({ text: 'over the list' });
+      await waitFor(() => log.length === 1, 'the event on the other instance');
+      expect((await live.connections()).length).toBe(2);
+      await closeAll(instances);
+      expect(lines.join('\n')).not.toContain(password);
+    });
+
+    it('tls:// requires TLS: it never talks in clear to a server without TLS', async () => {
+      const plain = await ownServer();
+      const { lines, logger } = captureLogger();
+      const instance = await startInstance({
+        uri: `tls://127.0.0.1:${plain.port}`,
+        key: uniqueKey('tls'),
+        logger,
+        connectTimeout: 1500,
+      });
+      instances = [instance];
+      await expect(instance.sync.ready).rejects.toBeInstanceOf(FeathersSyncConnectTimeoutError);
+      await waitFor(() => lines.some((line) => /tls/i.test(line)), 'the TLS refusal in the log');
+      expect(await plain.connections()).toHaveLength(0);
+    });
   });
 }
