@@ -212,7 +212,7 @@ export interface NatsTransportOptions {
   client?: NatsClientName;
   /**
    * nats.js `ConnectionOptions` (user, pass, token, authenticator, tls, name, servers, pingInterval…),
-   * merged over the uri: they win over its credentials, and `servers` are added to its host. The
+   * merged over the uri: they win over its credentials, and `servers` are added to its servers. The
    * module's defaults, which these replace: `maxReconnectAttempts: -1` (never give up),
    * `reconnectTimeWait: 500`, `reconnectJitter: 500`, `waitOnFirstConnect: true`.
    */
