@@ -36,6 +36,7 @@ import { baseSystem } from './protocol.js';
 import {
   aggregate,
   bytesLabel,
+  fanoutTable,
   isVariant,
   renderMarkdown,
   renderText,
@@ -466,6 +467,8 @@ interface SavedResults {
     oursOptions?: Record<string, unknown>;
     runs?: number;
     rate?: number;
+    /** Absent before the fan-out row. */
+    fanout?: boolean;
   };
   trials: TrialResult[];
 }
@@ -476,6 +479,8 @@ function reprint(file: string, chart: boolean): number {
   const systems = runSystems(saved.options);
   const summary = aggregate(saved.trials, systems);
   const rendered = tables(summary, systems);
+  const fanout = saved.options.fanout ? fanoutTable(summary, systems) : undefined;
+  if (fanout) rendered.push(fanout);
   const soak = soakTable(saved.trials);
   if (soak) rendered.push(soak);
   for (const table of rendered) console.log(`${renderText(table)}\n`);
@@ -605,6 +610,8 @@ async function main(): Promise<number> {
 
   const summary = aggregate(trials, systems);
   const rendered = tables(summary, systems);
+  const fanout = options.fanout ? fanoutTable(summary, systems) : undefined;
+  if (fanout) rendered.push(fanout);
   const soak = soakTable(trials);
   if (soak) rendered.push(soak);
   console.log('');

@@ -53,6 +53,11 @@ export const DEFAULT_VARIANTS: readonly string[] = ['lean', 'recoverable', 'otel
 
 export interface BenchOptions {
   brokers: BrokerName[];
+  /**
+   * The fan-out row: one sender, N = 2, 4, 8, 16 instances (unless `--instances`), ours beside the
+   * raw client, throughput only (unless `--mode`), and a table of per-instance CPU and memory as N grows.
+   */
+  fanout: boolean;
   instances: number[];
   payloads: number[];
   modes: Mode[];
@@ -102,6 +107,8 @@ own process, and prints throughput, latency, bytes per event, CPU and memory, wi
   --systems <list>      ours,feathers-sync,raw (default: all; soak: ours)
   --runs <n>            runs of every configuration; tables show medians (default: 3)
   --quick               one short run: 2 instances, 200 B, 1 run (under 2 minutes with the build)
+  --fanout              the fan-out row: 2,4,8,16 instances, ours and raw, throughput, 200 B (each
+                        overridable), and a table of per-instance CPU and memory as N grows
   --events <n>          events of the throughput phase (default: 20000; 6000 above 2 KB)
   --warmup <n>          events sent before the measured phases (default: 3000; quick: 1000)
   --params <kind>       params of each service call: none, user (provider + user) or auth
@@ -120,7 +127,7 @@ own process, and prints throughput, latency, bytes per event, CPU and memory, wi
   --cpu-prof            CPU profiles of instances 0 and 1 during the throughput phase
   --profile-dir <dir>   where profiles go (default: a folder under the OS temp dir)
   --results-dir <dir>   where the results JSON goes (default: bench/results)
-  --no-latest           do not update bench/results/latest.json (quick and soak runs never do)
+  --no-latest           do not update bench/results/latest.json (quick, fan-out and soak runs never do)
   --report <file>       print the tables of an existing results JSON again (Markdown too) and
                         redraw its chart (<file>.svg)
   --label <text>        a note stored in the results
@@ -174,7 +181,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
-    const flags = ['quick', 'cpu-prof', 'no-latest', 'no-build', 'no-chart', 'help'];
+    const flags = ['quick', 'fanout', 'cpu-prof', 'no-latest', 'no-build', 'no-chart', 'help'];
     if (flags.includes(name)) {
       given.set(name, true);
       continue;
@@ -195,6 +202,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     'systems',
     'runs',
     'quick',
+    'fanout',
     'events',
     'concurrency',
     'warmup',
@@ -223,14 +231,21 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
   };
 
   const quick = given.has('quick');
-  const modes = oneOf('--mode', MODES, list(text('mode', 'modes') ?? 'throughput,latency,bytes'));
+  const fanout = given.has('fanout');
+  if (fanout && quick) throw new UsageError('--fanout and --quick do not go together');
+  const modes = oneOf(
+    '--mode',
+    MODES,
+    list(text('mode', 'modes') ?? (fanout ? 'throughput' : 'throughput,latency,bytes')),
+  );
+  if (fanout && modes.includes('soak')) throw new UsageError('--fanout does not run a soak');
   if (modes.includes('soak') && modes.length > 1)
     throw new UsageError('--mode soak runs on its own');
   const soak = modes.includes('soak');
   const systems = oneOf(
     '--systems',
     SYSTEMS,
-    list(text('systems') ?? (soak ? 'ours' : SYSTEMS.join(','))),
+    list(text('systems') ?? (soak ? 'ours' : fanout ? 'ours,raw' : SYSTEMS.join(','))),
   );
   const duration = text('duration');
   let oursOptions: Record<string, unknown> = {};
@@ -246,7 +261,12 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
   }
   const variantsText = text('variants');
   const defaults =
-    !quick && !soak && !given.has('systems') && oursText === undefined && systems.includes('ours');
+    !quick &&
+    !soak &&
+    !fanout &&
+    !given.has('systems') &&
+    oursText === undefined &&
+    systems.includes('ours');
   const variants =
     variantsText !== undefined
       ? parseVariants(variantsText)
@@ -255,15 +275,18 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
         : [];
   const events = text('events');
   return {
+    fanout,
     brokers: oneOf(
       '--broker',
       BROKER_NAMES,
       list(text('broker', 'brokers') ?? (quick || soak ? 'redis' : BROKER_NAMES.join(','))),
     ),
-    instances: list(text('instances') ?? (quick || soak ? '2' : '2,4')).map((v) =>
-      positiveInt('--instances', v),
+    instances: list(text('instances') ?? (quick || soak ? '2' : fanout ? '2,4,8,16' : '2,4')).map(
+      (v) => positiveInt('--instances', v),
     ),
-    payloads: list(text('payload', 'payloads') ?? (quick || soak ? '200' : '200,10k')).map(size),
+    payloads: list(
+      text('payload', 'payloads') ?? (quick || soak || fanout ? '200' : '200,10k'),
+    ).map(size),
     modes,
     systems,
     runs: positiveInt('--runs', text('runs') ?? (quick || soak ? '1' : '3')),
@@ -280,7 +303,9 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     params: oneOf('--params', PARAMS_KINDS, [text('params') ?? 'none'])[0],
     quick,
     resultsDir: resolve(text('results-dir') ?? join(repoRoot, 'bench', 'results')),
-    writeLatest: !quick && !soak && !given.has('no-latest') && text('results-dir') === undefined,
+    // latest.* holds the full run the README quotes: a narrower run never replaces it.
+    writeLatest:
+      !quick && !soak && !fanout && !given.has('no-latest') && text('results-dir') === undefined,
     report: text('report'),
     label: text('label'),
     oursOptions,

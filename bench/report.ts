@@ -179,6 +179,8 @@ export interface Summary {
   cpuReceiver: ComparisonRow[];
   cpuTotal: ComparisonRow[];
   rssSender: ComparisonRow[];
+  /** Peak RSS of the largest receiver (absent in results saved before it was recorded). */
+  rssReceiver?: ComparisonRow[];
 }
 
 export function isVariant(id: SystemId): boolean {
@@ -266,6 +268,7 @@ export function aggregate(trials: TrialResult[], systems: SystemId[]): Summary {
     cpuReceiver: build('throughput', (s) => s.cpuMsPer1kReceiver),
     cpuTotal: build('throughput', (s) => s.cpuMsPer1kTotal),
     rssSender: build('throughput', (s) => s.rssPeakMbSender),
+    rssReceiver: build('throughput', (s) => s.rssPeakMbReceiver),
   };
 }
 
@@ -425,6 +428,73 @@ export function tables(summary: Summary, systems: SystemId[]): Table[] {
     });
   }
   return out;
+}
+
+/**
+ * The fan-out row: for each broker and payload, one line per instance count, so what one instance
+ * costs can be read as N grows: throughput at the slowest instance, CPU per 1,000 events of one
+ * receiver and of the sender, the largest receiver's and the sender's peak RSS, ours beside raw.
+ */
+export function fanoutTable(summary: Summary, systems: SystemId[]): Table | undefined {
+  const shown = systems.filter((s) => s === 'ours' || s === 'raw' || isVariant(s));
+  const rows = [...summary.throughput]
+    .map((row, i) => ({ row, i }))
+    .sort(
+      (a, b) =>
+        a.row.broker.localeCompare(b.row.broker) ||
+        a.row.payload - b.row.payload ||
+        a.row.instances - b.row.instances,
+    );
+  if (!rows.length || !shown.length) return undefined;
+  const value = (rows: ComparisonRow[] | undefined, i: number, system: SystemId, digits = 0) => {
+    const v = rows?.[i]?.systems[system]?.median;
+    return v === null || v === undefined ? '-' : v.toFixed(digits);
+  };
+  const ratio = (row: ComparisonRow) => {
+    const v = row.ratios['ours/raw']?.median;
+    return v === null || v === undefined ? '-' : `${v.toFixed(2)}x`;
+  };
+  return {
+    title:
+      'Fan-out: one sender, N instances (throughput phase; CPU ms per 1,000 events, peak RSS MB)',
+    headers: [
+      'broker',
+      'inst',
+      'payload',
+      ...shown.map((s) => `${shortName(s)} ev/s`),
+      ...(shown.includes('ours') && shown.includes('raw') ? ['ours/raw'] : []),
+      ...shown.map((s) => `${shortName(s)} cpu rcv|snd`),
+      ...shown.map((s) => `${shortName(s)} RSS rcv|snd`),
+      ...shown.map((s) => `${shortName(s)} lost/dup/ooo`),
+    ],
+    rows: rows.map(({ row, i }) => [
+      row.broker,
+      String(row.instances),
+      bytesLabel(row.payload),
+      ...shown.map((s) => {
+        const v = summary.throughput[i]?.systems[s]?.median;
+        return v === null || v === undefined ? '-' : thousands(v);
+      }),
+      ...(shown.includes('ours') && shown.includes('raw') ? [ratio(row)] : []),
+      ...shown.map(
+        (s) => `${value(summary.cpuReceiver, i, s)} | ${value(summary.cpuSender, i, s)}`,
+      ),
+      ...shown.map(
+        (s) => `${value(summary.rssReceiver, i, s)} | ${value(summary.rssSender, i, s)}`,
+      ),
+      ...shown.map((s) => {
+        const integrity = row.integrity[s];
+        return integrity
+          ? `${integrity.lost}/${integrity.duplicates}/${integrity.outOfOrder}`
+          : '-';
+      }),
+    ]),
+    notes: [
+      'cpu rcv: mean CPU of one receiving instance per 1,000 events sent; snd: the sending instance.',
+      'RSS rcv: peak RSS of the largest receiving instance; snd: of the sender.',
+      'A flat cpu rcv and RSS rcv as N grows: what one instance does does not grow with the fleet.',
+    ],
+  };
 }
 
 export function soakTable(trials: TrialResult[]): Table | undefined {

@@ -309,13 +309,16 @@ async function createRawAmqp(config: InstanceConfig, deliver: Deliver): Promise<
   };
 }
 
-/** nats.js: publish and subscribe on one connection. */
+/**
+ * nats.js 3.x (`@nats-io/transport-node`), the client our module runs on when it is installed:
+ * publish and subscribe on one connection.
+ */
 async function createRawNats(config: InstanceConfig, deliver: Deliver): Promise<BenchSystem> {
-  const { connect } = await import('nats');
+  const { connect } = await import('@nats-io/transport-node');
   const connection = await connect({ servers: config.uri });
   const decoder = new TextDecoder();
   connection.subscribe(config.key, {
-    callback: (error, message) => {
+    callback: (error: Error | null, message: { data: Uint8Array }) => {
       if (!error) deliver(JSON.parse(decoder.decode(message.data)) as BenchData);
     },
   });

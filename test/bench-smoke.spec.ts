@@ -11,7 +11,7 @@ import {
   UsageError,
 } from '../bench/options';
 import type { SystemId } from '../bench/protocol';
-import { aggregate, tables, type TrialResult } from '../bench/report';
+import { aggregate, fanoutTable, tables, type TrialResult } from '../bench/report';
 import { describeWithBroker } from './support/brokers';
 
 const ROOT = join(__dirname, '..');
@@ -335,5 +335,46 @@ describe('bench chart', () => {
 
   it('draws nothing when no ratio of our module was measured', () => {
     expect(renderChart({ summary: aggregate(trials, ['raw']), systems: ['raw'] })).toBeUndefined();
+  });
+});
+
+describe('bench --fanout', () => {
+  it('runs ours beside raw on 2, 4, 8 and 16 instances, throughput only, and keeps latest.json', () => {
+    const options = parseOptions(['--fanout', '--broker', 'nats'], ROOT);
+    if (options === 'help') throw new Error('help');
+    expect(options).toMatchObject({
+      fanout: true,
+      instances: [2, 4, 8, 16],
+      systems: ['ours', 'raw'],
+      modes: ['throughput'],
+      payloads: [200],
+      variants: [],
+      writeLatest: false,
+    });
+    const narrowed = parseOptions(['--fanout', '--instances', '2,16', '--systems', 'ours'], ROOT);
+    if (narrowed === 'help') throw new Error('help');
+    expect(narrowed).toMatchObject({ instances: [2, 16], systems: ['ours'] });
+    expect(() => parseOptions(['--fanout', '--quick'], ROOT)).toThrow(UsageError);
+  });
+
+  it('prints one line per instance count, in order, with each system’s receiver and sender CPU and RSS', () => {
+    const at = (system: SystemId, instances: number, rcv: number): TrialResult => {
+      const trial = fakeTrial(system, 1, 1000 * instances, 1);
+      const throughput = trial.phases.throughput as any;
+      throughput.summary = {
+        ...throughput.summary,
+        cpuMsPer1kReceiver: rcv,
+        rssPeakMbReceiver: 70,
+      };
+      return { ...trial, broker: 'nats', instances };
+    };
+    const trials = [16, 2, 8, 4].flatMap((n) => [at('ours', n, n), at('raw', n, 1)]);
+    const systems: SystemId[] = ['ours', 'raw'];
+    const table = fanoutTable(aggregate(trials, systems), systems);
+    expect(table?.rows.map((row) => row[1])).toEqual(['2', '4', '8', '16']);
+    expect(table?.headers).toEqual(expect.arrayContaining(['ours cpu rcv|snd', 'raw RSS rcv|snd']));
+    const sixteen = table?.rows[3] ?? [];
+    expect(sixteen.slice(3, 6)).toEqual(['16,000', '16,000', '1.00x']);
+    expect(sixteen).toEqual(expect.arrayContaining(['16 | 10', '1 | 10', '70 | 100']));
   });
 });

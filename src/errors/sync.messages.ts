@@ -37,6 +37,25 @@ export const messages = {
   missingPackage: (pkg: string, scheme: string) =>
     `The ${scheme} transport of FeathersSyncModule needs the package "${pkg}", which is not ` +
     `installed. Install it: npm install ${pkg}`,
+  missingNatsClient: (delivery: string) =>
+    'The nats:// transport of FeathersSyncModule needs a NATS client, and none is installed. ' +
+    (delivery === 'recoverable'
+      ? 'Install the 3.x client: npm install @nats-io/transport-node @nats-io/jetstream '
+      : 'Install the 3.x client: npm install @nats-io/transport-node ') +
+    '(or the 2.x client: npm install nats).',
+  missingForcedNatsClient: (client: string, packages: string) =>
+    `FeathersSyncModule option \`nats.client\` asks for "${client}", which is not installed. ` +
+    `Install it (npm install ${packages}), or leave nats.client out to use whichever NATS client is installed.`,
+  invalidNatsUri: (redacted: string) =>
+    `FeathersSyncModule cannot parse the NATS uri "${redacted}". Write one server as ` +
+    'nats://[user:pass@]host:4222, or a cluster as a comma-separated servers list: ' +
+    'nats://[user:pass@]host1:4222,host2:4222,host3:4222 (credentials in the first entry apply to ' +
+    'all; tls:// instead of nats:// requires TLS; a token is written as nats://token@host:4222). ' +
+    'No path or query.',
+  natsUriCredentialsDiffer: (redacted: string) =>
+    `FeathersSyncModule: the NATS uri "${redacted}" gives different credentials to different ` +
+    'servers; a NATS client logs in to every server of a cluster with one identity. Write the ' +
+    'credentials once, in the first entry (nats://user:pass@host1:4222,host2:4222).',
   connectTimeout: (type: string, redacted: string, ms: number, lastError?: string) =>
     `FeathersSyncModule could not subscribe on ${type} (${redacted}) within ${ms} ms; it keeps ` +
     'trying in the background and events stay local until it succeeds. ' +

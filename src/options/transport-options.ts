@@ -197,10 +197,22 @@ export function resolveAmqpSettings(
   };
 }
 
+/** The NATS client packages the module can run on. */
+export type NatsClientName = 'nats' | '@nats-io/transport-node';
+
+const NATS_CLIENTS: readonly NatsClientName[] = ['@nats-io/transport-node', 'nats'];
+
 export interface NatsTransportOptions {
   /**
+   * Which NATS client to use. Default: the 3.x client (`@nats-io/transport-node`, plus
+   * `@nats-io/jetstream` for `delivery: 'recoverable'`) when installed, else `nats` 2.x.
+   * `'nats'` forces the 2.x client even when 3.x is installed; `'@nats-io/transport-node'`
+   * requires the 3.x client (boot fails when it is missing).
+   */
+  client?: NatsClientName;
+  /**
    * nats.js `ConnectionOptions` (user, pass, token, authenticator, tls, name, servers, pingInterval…),
-   * merged over the uri: they win over its credentials, and `servers` are added to its host. The
+   * merged over the uri: they win over its credentials, and `servers` are added to its servers. The
    * module's defaults, which these replace: `maxReconnectAttempts: -1` (never give up),
    * `reconnectTimeWait: 500`, `reconnectJitter: 500`, `waitOnFirstConnect: true`.
    */
@@ -224,6 +236,8 @@ export interface NatsTransportOptions {
 }
 
 export interface NatsSettings {
+  /** undefined: the 3.x client when installed, else 2.x. */
+  client?: NatsClientName;
   /** The module's defaults with the user's connection options over them. */
   connectionOptions: Record<string, unknown>;
   resumeDelay: number;
@@ -260,13 +274,14 @@ export function resolveNatsSettings(
     waitOnFirstConnect: true,
     ...supplied,
   };
+  const client = nats.client as NatsClientName | undefined;
+  if (client !== undefined && !NATS_CLIENTS.includes(client)) {
+    fail('nats.client', `one of ${NATS_CLIENTS.map((c) => `'${c}'`).join(', ')}`, client);
+  }
   const wait = Number(connectionOptions.reconnectTimeWait) || 0;
+  const tls = Boolean(connectionOptions.tls) || /^tls:\/\//i.test(uri ?? '');
   const jitter =
-    Number(
-      connectionOptions.tls
-        ? connectionOptions.reconnectJitterTLS
-        : connectionOptions.reconnectJitter,
-    ) || 0;
+    Number(tls ? connectionOptions.reconnectJitterTLS : connectionOptions.reconnectJitter) || 0;
   const resumeDelay = numberOption('nats.resumeDelay', nats.resumeDelay, wait + jitter, {
     allowZero: true,
   });
@@ -276,5 +291,5 @@ export function resolveNatsSettings(
   if (streamReplicas > MAX_STREAM_REPLICAS) {
     fail('nats.streamReplicas', `an integer from 1 to ${MAX_STREAM_REPLICAS}`, streamReplicas);
   }
-  return { connectionOptions, resumeDelay, streamReplicas };
+  return { client, connectionOptions, resumeDelay, streamReplicas };
 }

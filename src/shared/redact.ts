@@ -12,10 +12,36 @@ export function redactUri(uri: string | undefined): string {
     }
     return url.toString();
   } catch {
+    const list = redactList(uri);
+    if (list !== undefined) return list;
     // Unparsable: keep the scheme only, the rest may hold credentials.
     const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(uri)?.[0];
     return scheme ? `${scheme}//…` : '…';
   }
+}
+
+/**
+ * A servers list (`nats://u:p@h1:4222,h2:4222`, entries with or without their own scheme), which
+ * `URL` does not parse: each entry redacted on its own. Undefined when an entry does not parse.
+ */
+function redactList(uri: string): string | undefined {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(uri)?.[0];
+  if (!scheme || !uri.includes(',')) return undefined;
+  const entries = uri.slice(scheme.length).split(',');
+  const redacted: string[] = [];
+  for (const entry of entries) {
+    const own = /^[a-z][a-z0-9+.-]*:\/\//i.test(entry);
+    try {
+      const url = new URL(own ? entry : `${scheme}${entry}`);
+      if (url.password) url.password = '***';
+      else if (url.username) url.username = '***';
+      const text = url.toString().replace(/\/$/, '');
+      redacted.push(own ? text : text.slice(scheme.length));
+    } catch {
+      return undefined;
+    }
+  }
+  return `${scheme}${redacted.join(',')}`;
 }
 
 /** A string shorter than this is no secret worth mangling error messages for. */
@@ -35,14 +61,9 @@ export class SecretScrubber {
     const secrets = new Set<string>();
     if (uri !== undefined) {
       secrets.add(uri);
-      try {
-        const { username, password } = new URL(uri);
-        // As redactUri does: without a password, the user part is the secret (a token).
-        const secret = password || username;
+      for (const secret of secretsOf(uri)) {
         secrets.add(secret);
         secrets.add(safeDecode(secret));
-      } catch {
-        // An unparsable uri never reaches a transport (the factory refuses it).
       }
     }
     for (const secret of extra) {
@@ -112,4 +133,26 @@ function safeDecode(text: string): string {
   } catch {
     return text;
   }
+}
+
+/** The password (or token) of the uri, or of each entry of a servers list. */
+function secretsOf(uri: string): string[] {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(uri)?.[0] ?? '';
+  const entries = uri.includes(',')
+    ? uri.slice(scheme.length).split(',')
+    : [uri.slice(scheme.length)];
+  const secrets: string[] = [];
+  for (const entry of entries) {
+    try {
+      const { username, password } = new URL(
+        /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ? entry : `${scheme}${entry}`,
+      );
+      // As redactUri does: without a password, the user part is the secret (a token).
+      const secret = password || username;
+      if (secret) secrets.push(secret);
+    } catch {
+      // An unparsable uri never reaches a transport (the factory refuses it).
+    }
+  }
+  return secrets;
 }

@@ -1,5 +1,7 @@
 import type * as Amqplib from 'amqplib';
 import type * as Ioredis from 'ioredis';
+import type * as NatsJetStream from '@nats-io/jetstream';
+import type * as NatsTransportNode from '@nats-io/transport-node';
 import type * as Nats from 'nats';
 import { FeathersSyncMissingPackageError } from '../errors/sync.errors.js';
 import { messages } from '../errors/sync.messages.js';
@@ -14,6 +16,8 @@ import { messages } from '../errors/sync.messages.js';
 let ioredis: Promise<typeof Ioredis> | undefined;
 let amqplib: Promise<typeof Amqplib> | undefined;
 let nats: Promise<typeof Nats> | undefined;
+let natsTransportNode: Promise<typeof NatsTransportNode> | undefined;
+let natsJetStream: Promise<typeof NatsJetStream> | undefined;
 
 export function loadIoredis(): Promise<typeof Ioredis> {
   return (ioredis ??= load('ioredis', 'redis://', () => import('ioredis')));
@@ -23,8 +27,26 @@ export function loadAmqplib(): Promise<typeof Amqplib> {
   return (amqplib ??= load('amqplib', 'amqp://', () => import('amqplib')));
 }
 
+/** The NATS 2.x client. Which NATS client a transport uses is nats-client.ts's choice. */
 export function loadNats(): Promise<typeof Nats> {
   return (nats ??= load('nats', 'nats://', () => import('nats')));
+}
+
+/** The NATS 3.x client (core NATS); JetStream comes in its own package, below. */
+export function loadNatsTransportNode(): Promise<typeof NatsTransportNode> {
+  return (natsTransportNode ??= load(
+    '@nats-io/transport-node',
+    'nats://',
+    () => import('@nats-io/transport-node'),
+  ));
+}
+
+export function loadNatsJetStream(): Promise<typeof NatsJetStream> {
+  return (natsJetStream ??= load(
+    '@nats-io/jetstream',
+    'nats://',
+    () => import('@nats-io/jetstream'),
+  ));
 }
 
 async function load<T>(name: string, scheme: string, loader: () => Promise<T>): Promise<T> {

@@ -11,7 +11,9 @@ import { NatsJetStreamTransport } from './nats/nats-jetstream.transport.js';
 import { NatsTransport } from './nats/nats.transport.js';
 import { RedisStreamTransport } from './redis/redis-stream.transport.js';
 import { RedisTransport } from './redis/redis.transport.js';
-import { loadAmqplib, loadIoredis, loadNats } from './broker-packages.js';
+import { loadAmqplib, loadIoredis } from './broker-packages.js';
+import { loadNatsClient } from './nats/nats-client.js';
+import { parseNatsUri } from './nats/nats-uri.js';
 import type { SyncTransport, SyncTransportContext } from './sync-transport.js';
 
 type Transports = ResolvedSyncOptions['transports'];
@@ -24,7 +26,7 @@ interface SchemeEntry {
     retention: Retention,
   ) => SyncTransport;
   /** The optional peer package the transport needs, loaded at boot so a missing one fails fast. */
-  load?: () => Promise<unknown>;
+  load?: (delivery: ResolvedSyncOptions['delivery'], transports: Transports) => Promise<unknown>;
 }
 
 const redis: SchemeEntry = {
@@ -42,6 +44,14 @@ const amqp: SchemeEntry = {
   load: loadAmqplib,
 };
 
+const nats: SchemeEntry = {
+  create: (context, { nats }, retention) =>
+    context.delivery === 'recoverable'
+      ? new NatsJetStreamTransport({ ...context, settings: { ...nats, retention } })
+      : new NatsTransport({ ...context, settings: nats }),
+  load: (delivery, { nats }) => loadNatsClient(nats.client, delivery),
+};
+
 /**
  * The one place that maps a uri scheme to a transport. Broker clients are optional peers: only
  * the one the scheme needs is loaded.
@@ -51,13 +61,9 @@ const SCHEMES: Record<string, SchemeEntry> = {
   rediss: redis,
   amqp,
   amqps: amqp,
-  nats: {
-    create: (context, { nats }, retention) =>
-      context.delivery === 'recoverable'
-        ? new NatsJetStreamTransport({ ...context, settings: { ...nats, retention } })
-        : new NatsTransport({ ...context, settings: nats }),
-    load: loadNats,
-  },
+  nats,
+  // nats.js / nats.go spell "this server requires TLS" as tls://.
+  tls: nats,
   // In one process nothing is ever lost: both modes are the same bus.
   memory: { create: (context) => new MemoryTransport(context) },
   cluster: {
@@ -97,7 +103,7 @@ export async function createTransport(options: ResolvedSyncOptions): Promise<Syn
     throw new FeathersSyncConfigError(
       messages.unknownScheme(`${scheme}://`, redactUri(options.uri), SUPPORTED_SCHEMES),
     );
-  await entry.load?.();
+  await entry.load?.(options.delivery, options.transports);
   return entry.create(context, options.transports, options.retention);
 }
 
@@ -105,12 +111,18 @@ function schemeOf(uri: string): string {
   const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri);
   if (!match)
     throw new FeathersSyncConfigError(messages.invalidUri(redactUri(uri), SUPPORTED_SCHEMES));
+  const scheme = match[1].toLowerCase();
+  // A NATS uri may list several servers, which `URL` does not parse: its own parser checks it.
+  if (scheme === 'nats' || scheme === 'tls') {
+    parseNatsUri(uri);
+    return scheme;
+  }
   try {
     new URL(uri);
   } catch {
     throw new FeathersSyncConfigError(messages.invalidUri(redactUri(uri), SUPPORTED_SCHEMES));
   }
-  return match[1].toLowerCase();
+  return scheme;
 }
 
 function isTransportInstance(value: unknown): value is SyncTransport {

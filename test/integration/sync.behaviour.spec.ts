@@ -9,6 +9,8 @@ import {
   waitFor,
 } from '../support/feathers-app';
 import { closeAll, startInstance, startInstances, type Instance } from '../support/instances';
+import { NATS_CLIENTS } from '../support/nats-clients';
+import type { NatsClientName } from '../../src/options/transport-options';
 import { publishRaw } from '../support/raw-broker';
 
 /** The behaviour every transport must show, run once per broker against the real brokers. */
@@ -20,12 +22,25 @@ const QUIET_MS = 300;
 /** Everything that holds for the broker's pub/sub holds for its durable log too. */
 const DELIVERIES: SyncDelivery[] = ['broadcast', 'recoverable'];
 
-for (const [broker, delivery] of TRANSPORTS.flatMap((b) =>
-  DELIVERIES.map((d) => [b, d] as const),
+interface Variant {
+  broker: BrokerName;
+  client?: NatsClientName;
+  label: string;
+}
+
+/** NATS runs with each of its clients (the 3.x packages and nats 2.x); other brokers have one. */
+const VARIANTS = TRANSPORTS.flatMap((broker): Variant[] =>
+  broker === 'nats'
+    ? NATS_CLIENTS.map((client) => ({ broker, client, label: `${broker}, ${client}` }))
+    : [{ broker, label: broker }],
+);
+
+for (const [{ broker, client, label }, delivery] of VARIANTS.flatMap((v) =>
+  DELIVERIES.map((d) => [v, d] as const),
 )) {
-  describeWithBroker(broker, `sync behaviour over ${broker} (${delivery})`, () => {
+  describeWithBroker(broker, `sync behaviour over ${label} (${delivery})`, () => {
     const uri = BROKERS[broker];
-    const mode = { uri, delivery };
+    const mode = { uri, delivery, ...(client ? { nats: { client } } : {}) };
     let instances: Instance[] = [];
     afterEach(() => closeAll(instances));
     // Stream queues are durable: delete the ones these tests declared on the shared RabbitMQ.

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { ConsumerMessages, JetStreamManager, JsMsg, NatsConnection } from 'nats';
-import type { NatsModule } from './nats-link.js';
+import type {
+  AckPolicy,
+  ConsumerMessages,
+  DeliverPolicy,
+  JetStreamManager,
+  JsMsg,
+  NatsConnection,
+} from 'nats';
+import type { NatsClient } from './nats-client.js';
 
 /** Messages the server may send ahead of what was handed on: the instance's own read buffer. */
 export const READ_BATCH = 256;
@@ -39,23 +46,24 @@ export class StreamReader {
 
   /** Creates the consumer at `from` and starts pulling; rejects if the server refuses. */
   async start(
-    nats: NatsModule,
+    client: NatsClient,
     connection: NatsConnection,
     jsm: JetStreamManager,
     from: number,
   ): Promise<void> {
     const info = await jsm.consumers.add(this.stream, {
       name: `sync_${randomBytes(8).toString('hex')}`,
-      deliver_policy: nats.DeliverPolicy.StartSequence,
+      // Wire values, the same in both NATS clients (whose enums hold them).
+      deliver_policy: 'by_start_sequence' as DeliverPolicy,
       opt_start_seq: from,
-      ack_policy: nats.AckPolicy.None,
+      ack_policy: 'none' as AckPolicy,
       mem_storage: true,
       num_replicas: 1,
       inactive_threshold: INACTIVE_THRESHOLD_MS * NANOS_PER_MS,
     });
     this.consumerName = info.name;
     if (this.stopped) return this.remove(jsm);
-    const consumer = await connection.jetstream().consumers.get(this.stream, info.name);
+    const consumer = await client.jetstream(connection).consumers.get(this.stream, info.name);
     if (this.stopped) return this.remove(jsm);
     // A callback, not the iterator: each message is handed on before the next pull is counted, so
     // the server never sends more than READ_BATCH ahead of the app (the log stays on the server).

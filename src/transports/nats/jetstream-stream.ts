@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { JetStreamManager, StreamConfig, StreamInfo } from 'nats';
+import type {
+  DiscardPolicy,
+  JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  StreamConfig,
+  StreamInfo,
+} from 'nats';
 import type { Retention } from '../../options/transport-options.js';
-import type { NatsModule } from './nats-link.js';
+import { apiCodeOf, isNoResponders, isPermissionViolation } from './nats-errors.js';
 
 /**
  * The JetStream stream that holds a key's log: its name, the settings we give it, and the one
@@ -42,7 +49,6 @@ export function streamNameOf(key: string): string {
 
 /** The settings this module gives a key's stream. */
 export function streamConfigOf(
-  nats: NatsModule,
   key: string,
   retention: Retention,
   replicas: number,
@@ -50,9 +56,10 @@ export function streamConfigOf(
   return {
     name: streamNameOf(key),
     subjects: [key],
-    retention: nats.RetentionPolicy.Limits,
-    storage: nats.StorageType.File,
-    discard: nats.DiscardPolicy.Old,
+    // The wire values, the same in both NATS clients (whose enums hold them).
+    retention: 'limits' as RetentionPolicy,
+    storage: 'file' as StorageType,
+    discard: 'old' as DiscardPolicy,
     max_age: retention.maxAgeMs * NANOS_PER_MS,
     max_msgs: retention.maxEvents,
     // Long enough for the core's resends after a drop; never longer than max_age.
@@ -80,7 +87,7 @@ export async function ensureStream(
   adjust: boolean,
 ): Promise<StreamSetup> {
   let info = await jsm.streams.info(wanted.name).catch((error: unknown) => {
-    if (apiCode(error) === STREAM_NOT_FOUND) return undefined;
+    if (apiCodeOf(error) === STREAM_NOT_FOUND) return undefined;
     throw error;
   });
   if (!info) {
@@ -89,7 +96,7 @@ export async function ensureStream(
     } catch (error) {
       // Another instance created it a moment ago (the server may answer that the name, or the
       // subject, is taken): check it as found. A subject taken by another stream stays an error.
-      const code = apiCode(error);
+      const code = apiCodeOf(error);
       if (code !== NAME_IN_USE && code !== SUBJECTS_OVERLAP) throw setupError(error, wanted);
       info = await jsm.streams.info(wanted.name).catch(() => undefined);
       if (!info) throw setupError(error, wanted);
@@ -108,11 +115,8 @@ export async function ensureStream(
 
 /** JetStream is not there at all: the server runs without it, or the account has none. */
 export function isJetStreamMissing(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  const api = apiCode(error);
-  // No responders (no JetStream) is 503 without an API error; 10008 ("temporarily unavailable",
-  // also 503) is a server still starting, which a retry fixes.
-  return (code === '503' && api === undefined) || api === NOT_ENABLED_FOR_ACCOUNT;
+  // 10008 ("temporarily unavailable") is a server still starting, which a retry fixes.
+  return isNoResponders(error) || apiCodeOf(error) === NOT_ENABLED_FOR_ACCOUNT;
 }
 
 /** The oldest nats-server with the consumer API nats.js reads streams with (JetStream's own). */
@@ -136,7 +140,7 @@ export function serverTooOld(version: string | undefined, where: string): Error 
 
 /** The server refused a JetStream API call: the uri's user lacks a permission. */
 export function permissionError(error: unknown, key: string): JetStreamSetupError | undefined {
-  if ((error as { code?: unknown }).code !== 'PERMISSIONS_VIOLATION') return undefined;
+  if (!isPermissionViolation(error)) return undefined;
   return new JetStreamSetupError(
     `The NATS server refused a JetStream request of delivery 'recoverable' (${(error as Error).message}). ` +
       `Allow the uri's user to publish to "$JS.API.>" and "${key}" and to subscribe to "_INBOX.>".`,
@@ -190,14 +194,14 @@ function show(limit: (typeof LIMITS)[number], value: number | undefined): string
 /** What the server said about a stream it refused to create or change, with what to do. */
 function setupError(error: unknown, wanted: Partial<StreamConfig> & { name: string }): Error {
   const said = (error as Error).message;
-  if (apiCode(error) === SUBJECTS_OVERLAP) {
+  if (apiCodeOf(error) === SUBJECTS_OVERLAP) {
     return new JetStreamSetupError(
       `Another JetStream stream already captures the subject "${wanted.subjects?.[0]}" (${said}), ` +
         `so the stream "${wanted.name}" cannot be created. Remove that subject from the other ` +
         'stream (or delete it), or use another key.',
     );
   }
-  if (apiCode(error) !== undefined) {
+  if (apiCodeOf(error) !== undefined) {
     return new JetStreamSetupError(
       `The NATS server refused the JetStream stream "${wanted.name}": ${said}. Check ` +
         'nats.streamReplicas (at most the number of servers), retention, and the JetStream ' +
@@ -205,8 +209,4 @@ function setupError(error: unknown, wanted: Partial<StreamConfig> & { name: stri
     );
   }
   return error as Error;
-}
-
-function apiCode(error: unknown): number | undefined {
-  return (error as { api_error?: { err_code?: number } } | undefined)?.api_error?.err_code;
 }

@@ -5,7 +5,6 @@ import { asError, errorText } from '../../shared/errors.js';
 import { RateLimitedWarnings } from '../../shared/logger.js';
 import { StatusReporter } from '../../shared/status.js';
 import { Deadline } from '../../shared/timeout.js';
-import { loadNats } from '../broker-packages.js';
 import type {
   SyncTransport,
   SyncTransportContext,
@@ -22,7 +21,8 @@ import {
   serverTooOld,
   streamConfigOf,
 } from './jetstream-stream.js';
-import { NatsLink, type NatsModule } from './nats-link.js';
+import { NatsLink } from './nats-link.js';
+import { isNoResponders } from './nats-errors.js';
 
 type Settings = NatsSettings & { retention: Retention };
 type Guard = () => boolean;
@@ -55,7 +55,6 @@ export class NatsJetStreamTransport implements SyncTransport {
   private readonly acks = new InOrder();
   private readonly firstSetup: Promise<void>;
   private settleFirstSetup!: (error?: Error) => void;
-  private nats?: NatsModule;
   private handlers?: SyncTransportHandlers;
   /** Set while `ready`: where publishes go, and the manager the reader was made with. */
   private js?: JetStreamClient;
@@ -97,7 +96,6 @@ export class NatsJetStreamTransport implements SyncTransport {
   async open(handlers: SyncTransportHandlers): Promise<void> {
     this.handlers = handlers;
     this.status.attach((status, error) => handlers.status(status, error));
-    this.nats = await loadNats();
     await this.link.start();
     await this.firstSetup;
   }
@@ -112,7 +110,7 @@ export class NatsJetStreamTransport implements SyncTransport {
     });
     acked.catch((error: unknown) => {
       // No stream takes the subject any more (deleted, or the server lost it): set it up again.
-      const noStream = (error as { code?: unknown }).code === '503';
+      const noStream = isNoResponders(error);
       if (noStream && this.status.isReady) this.restart(asError(error));
     });
     return this.acks.add(acked);
@@ -172,16 +170,17 @@ export class NatsJetStreamTransport implements SyncTransport {
     clearTimeout(this.setupTimer);
     const run = ++this.run;
     const valid = () => current() && run === this.run;
-    const nats = this.nats as NatsModule;
+    const client = this.link.client;
+    if (!client) return;
     const { key, settings } = this.context;
     try {
       const tooOld = serverTooOld(connection.info?.version, this.link.where());
       if (tooOld) throw tooOld;
-      const jsm = await connection.jetstreamManager().catch((error: unknown) => {
+      const jsm = await client.jetstreamManager(connection).catch((error: unknown) => {
         throw isJetStreamMissing(error) ? jetStreamMissingError(this.link.where()) : error;
       });
       if (!valid()) return;
-      const wanted = streamConfigOf(nats, key, settings.retention, settings.streamReplicas);
+      const wanted = streamConfigOf(key, settings.retention, settings.streamReplicas);
       // The log is shared, so only one retention can hold: the instance that starts last sets
       // it (a rolling deploy that changes it needs no manual step). Reconnects never set it again,
       // so an older instance that reconnects does not set it back.
@@ -203,10 +202,10 @@ export class NatsJetStreamTransport implements SyncTransport {
       this.reader = reader;
       // The consumer of the previous reader outlived the drop on the server: delete it now.
       if (previous) void previous.remove(jsm);
-      await reader.start(nats, connection, jsm, this.cursor + 1);
+      await reader.start(client, connection, jsm, this.cursor + 1);
       if (!valid()) return void reader.remove(jsm);
       this.jsm = jsm;
-      this.js = connection.jetstream({ timeout: PUBLISH_TIMEOUT_MS });
+      this.js = client.jetstream(connection, { timeout: PUBLISH_TIMEOUT_MS });
       this.setupFailures = 0;
       this.status.ready();
       this.settleFirstSetup();

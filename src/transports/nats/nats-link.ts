@@ -1,14 +1,12 @@
-import type * as Nats from 'nats';
 import type { ConnectionOptions, NatsConnection } from 'nats';
+import type { SyncDelivery } from '../sync-transport.js';
 import type { NatsSettings } from '../../options/transport-options.js';
 import { RateLimitedWarnings, type SyncLogger } from '../../shared/logger.js';
 import { SecretScrubber, secretsIn } from '../../shared/redact.js';
 import type { Deadline } from '../../shared/timeout.js';
-import { loadNats } from '../broker-packages.js';
 import { connectionError, natsTimeoutHint } from '../tls.hints.js';
-import { hostOf, parseUri, unique } from './nats-uri.js';
-
-export type NatsModule = typeof Nats;
+import { loadNatsClient, type NatsClient } from './nats-client.js';
+import { hostOf, parseUriOrEmpty, unique } from './nats-uri.js';
 
 /** Ceiling of the backoff between fresh connections after nats.js gave one up (e.g. refused credentials). */
 const MAX_RETRY_DELAY = 30_000;
@@ -37,7 +35,8 @@ export interface NatsLinkHandlers {
 export interface NatsLinkContext {
   uri?: string;
   logger: SyncLogger;
-  settings: Pick<NatsSettings, 'connectionOptions'>;
+  delivery: SyncDelivery;
+  settings: Pick<NatsSettings, 'connectionOptions' | 'client'>;
 }
 
 /**
@@ -50,7 +49,7 @@ export class NatsLink {
   /** Takes the uri's and the connection options' credentials out of whatever nats.js says. */
   readonly scrubber: SecretScrubber;
   private readonly warnings: RateLimitedWarnings;
-  private nats?: NatsModule;
+  private nats?: NatsClient;
   private connectOptions: ConnectionOptions = {};
   private connection?: NatsConnection;
   /** The socket is up (between nats.js's connect/reconnect and its next disconnect). */
@@ -84,9 +83,14 @@ export class NatsLink {
     return this.connection;
   }
 
-  /** Loads nats.js and starts dialing; never waits for the server. */
+  /** The NATS client package in use, once `start()` loaded it. */
+  get client(): NatsClient | undefined {
+    return this.nats;
+  }
+
+  /** Loads the NATS client and starts dialing; never waits for the server. */
   async start(): Promise<void> {
-    const nats = await loadNats();
+    const nats = await loadNatsClient(this.context.settings.client, this.context.delivery);
     if (this.closing) return;
     this.nats = nats;
     this.connectOptions = this.buildOptions();
@@ -138,9 +142,9 @@ export class NatsLink {
   private buildOptions(): ConnectionOptions {
     const { settings, uri } = this.context;
     const supplied = settings.connectionOptions as ConnectionOptions;
-    const fromUri = parseUri(uri);
+    const fromUri = parseUriOrEmpty(uri);
     const servers = unique([
-      ...(fromUri.server ? [fromUri.server] : []),
+      ...fromUri.servers,
       ...(typeof supplied.servers === 'string' ? [supplied.servers] : (supplied.servers ?? [])),
     ]);
     const suppliesAuth =
@@ -154,6 +158,8 @@ export class NatsLink {
       ...supplied,
     };
     if (servers.length > 0) options.servers = servers;
+    // tls:// requires TLS, as in the NATS clients: tls options given explicitly still win.
+    if (fromUri.tls && !options.tls) options.tls = {};
     const delayOf = options.reconnectDelayHandler;
     const wait = options.reconnectTimeWait ?? 0;
     const jitter = (options.tls ? options.reconnectJitterTLS : options.reconnectJitter) ?? 0;
@@ -203,31 +209,34 @@ export class NatsLink {
     this.announceUp(connection);
   }
 
-  /** Follows nats.js's status events for as long as the connection lives. */
+  /**
+   * Follows the client's status events for as long as the connection lives. Both clients name
+   * them alike ('disconnect', 'reconnect', 'error', 'ldm'); 2.x puts the detail in `data`, 3.x in
+   * `server` or `error`.
+   */
   private watch(connection: NatsConnection): void {
-    const { Events } = this.nats as NatsModule;
     void (async () => {
-      for await (const event of connection.status()) {
+      for await (const event of connection.status() as AsyncIterable<StatusEvent>) {
         if (this.connection !== connection) break;
         switch (event.type) {
-          case Events.Disconnect:
+          case 'disconnect':
             this.linkUp = false;
             this.drop();
             break;
-          case Events.Reconnect:
+          case 'reconnect':
             this.linkUp = true;
             this.announceUp(connection);
             break;
-          case Events.Error:
+          case 'error':
             this.warnings.warn(
               'server',
-              `The NATS server reported an error: ${this.scrubber.text(describe(event.data))}.`,
+              `The NATS server reported an error: ${this.scrubber.text(describe(event))}.`,
             );
             break;
-          case Events.LDM:
+          case 'ldm':
             this.context.logger.log(
-              `The NATS server ${describe(event.data)} is shutting down (lame duck mode); ` +
-                'nats.js will move the connection to another server.',
+              `The NATS server ${describe(event)} is shutting down (lame duck mode); ` +
+                'the client will move the connection to another server.',
             );
             break;
         }
@@ -296,6 +305,16 @@ export class NatsLink {
   }
 }
 
-function describe(data: unknown): string {
-  return typeof data === 'string' ? data : JSON.stringify(data);
+/** A status event of either client: 2.x `{ type, data }`, 3.x `{ type, server? , error? }`. */
+interface StatusEvent {
+  type: string;
+  data?: unknown;
+  server?: string;
+  error?: unknown;
+}
+
+function describe(event: StatusEvent): string {
+  const detail = event.data ?? event.server ?? event.error;
+  if (detail instanceof Error) return detail.message;
+  return typeof detail === 'string' ? detail : JSON.stringify(detail);
 }

@@ -30,7 +30,7 @@ export interface NatsServerOptions {
   start?: boolean;
 }
 
-type Connection = { name?: string; subscriptions_list?: string[] };
+type Connection = { name?: string; version?: string; subscriptions_list?: string[] };
 
 /**
  * A nats-server child process of the test's own on 127.0.0.1 (the shared server on 4222 is never
@@ -147,7 +147,8 @@ export class NatsServer {
     return connz.connections ?? [];
   }
 
-  private monitor(path: string): Promise<unknown> {
+  /** GETs a monitoring endpoint (`/varz`, `/routez`, `/healthz`, `/jsz`…) as JSON. */
+  monitor(path: string): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const request = get({ host: '127.0.0.1', port: this.monitorPort, path }, (response) => {
         let body = '';
