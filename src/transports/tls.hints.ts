@@ -141,7 +141,9 @@ export function tellingError(previous: Error | undefined, next: Error): Error {
  * certificate were given, say what that TIMEOUT most likely means.
  */
 export function natsTimeoutHint(error: unknown, tls: unknown): string | undefined {
-  if ((error as { code?: unknown } | undefined)?.code !== 'TIMEOUT') return undefined;
+  // nats 2.x: code 'TIMEOUT'; @nats-io/transport-node 3.x: a TimeoutError ("timeout").
+  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  if (code !== 'TIMEOUT' && name !== 'TimeoutError') return undefined;
   if (tls === null || typeof tls !== 'object') return undefined;
   const { cert, certFile } = tls as { cert?: unknown; certFile?: unknown };
   if (cert !== undefined || certFile !== undefined) return undefined;

@@ -166,12 +166,12 @@ for (const name of TLS_BROKERS) {
       });
 
       if (name === 'nats') {
-        it('without a client certificate over TLS 1.3, nats.js times out, and the error says what that likely means', async () => {
+        it('without a client certificate over TLS 1.3, the NATS client times out, and the error says what that likely means', async () => {
           const { ca } = broker.certificates;
           const error = await readyError(
             options(broker, { ca: ca.cert }, { nats: { connectionOptions: { timeout: 1_500 } } }),
           );
-          expect(error.message).toContain('TIMEOUT');
+          expect(error.message).toMatch(/timeout/i);
           expect(error.message).toContain('requires a client certificate');
         });
       }

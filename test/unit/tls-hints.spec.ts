@@ -67,6 +67,9 @@ describe('tlsHint', () => {
     expect(natsTimeoutHint(timeout, { ca: 'pem' })).toContain('client certificate');
     expect(natsTimeoutHint(timeout, { ca: 'pem', cert: 'pem', key: 'pem' })).toBeUndefined();
     expect(natsTimeoutHint(timeout, undefined)).toBeUndefined();
+    // The 3.x client's shape: a TimeoutError whose message is "timeout".
+    const timeoutError = Object.assign(new Error('timeout'), { name: 'TimeoutError' });
+    expect(natsTimeoutHint(timeoutError, { ca: 'pem' })).toContain('client certificate');
     expect(natsTimeoutHint(coded('CONNECTION_REFUSED'), { ca: 'pem' })).toBeUndefined();
   });
 });
