@@ -3,6 +3,7 @@ import type { RateLimitedWarnings } from '../shared/logger.js';
 import type { Codec } from './codec.js';
 import type { DropReason, SyncEnvelope, SyncMarker } from './envelope.types.js';
 import type { FeathersAppLike } from './feathers.types.js';
+import type { ServiceRouting } from './routing.js';
 import type { SequenceTracker } from './sequence-tracker.js';
 import type { ServiceHook } from './service-hook.js';
 import type { SyncCounters } from './sync-stats.js';
@@ -17,6 +18,8 @@ export interface ReceiverParts {
   app: () => FeathersAppLike | undefined;
   /** `signing.maxAgeMs`: signed messages sent longer ago are refused. */
   maxAgeMs?: number;
+  /** The `services` filter: events of services it leaves out are not emitted. */
+  routing?: ServiceRouting;
 }
 
 /**
@@ -89,8 +92,13 @@ export class Receiver {
         );
       }
     }
-    const app = this.parts.app();
     const path = envelope.path.replace(/^\/+|\/+$/g, '');
+    // After the sequence check: what is filtered out still counts as heard from its sender.
+    if (this.parts.routing && !this.parts.routing.allows(path)) {
+      counters.filtered++;
+      return;
+    }
+    const app = this.parts.app();
     const target = hook.lookup(path);
     if (!app || !target)
       return this.drop('unknownService', `no service at "${path}" on this instance`);

@@ -7,6 +7,7 @@ import { Codec, type CodecOptions } from './codec.js';
 import type { EventListener, FeathersAppLike } from './feathers.types.js';
 import { Outbox } from './outbox.js';
 import { Receiver } from './receiver.js';
+import { ServiceRouting, type ServiceRoutingRules, type SyncDirection } from './routing.js';
 import { SequenceTracker } from './sequence-tracker.js';
 import { ServiceHook } from './service-hook.js';
 import { createCounters, type SyncStats } from './sync-stats.js';
@@ -19,6 +20,12 @@ export interface SyncGap {
 
 export interface SyncEngineOptions extends CodecOptions {
   delivery: SyncDelivery;
+  /** `publish`: nothing is received; `subscribe`: nothing is published. */
+  direction: SyncDirection;
+  /** Which services sync (absent: all). */
+  routing?: ServiceRoutingRules;
+  /** The canary's interval in ms (0: off). */
+  heartbeatMs: number;
   maxPending: number;
   maxPendingBytes: number;
   /** The transport's close budget; the engine only waits a little longer for a transport that overruns it. */
@@ -56,6 +63,7 @@ export class SyncEngine {
   private readonly hook = new ServiceHook();
   private readonly outbox: Outbox;
   private readonly receiver: Receiver;
+  private readonly routing?: ServiceRouting;
   private readonly syncInListener: EventListener = (raw) =>
     this.receiver.receive(raw as string | Uint8Array);
 
@@ -65,6 +73,7 @@ export class SyncEngine {
   ) {
     this.warnings = new RateLimitedWarnings(options.logger);
     this.codec = new Codec(options);
+    if (options.routing) this.routing = new ServiceRouting(options.routing);
     this.outbox = new Outbox(
       (payload) => transport.publish(payload),
       {
@@ -90,20 +99,29 @@ export class SyncEngine {
       warnings: this.warnings,
       app: () => this.app,
       maxAgeMs: options.signing?.maxAgeMs,
+      routing: this.routing,
     });
   }
 
   /** Patches every service already registered and every service registered from now on. */
   attach(app: FeathersAppLike): void {
     this.app = app;
-    this.hook.attach(app, (path, event, data, context) => this.publish(path, event, data, context));
-    app.on('sync-in', this.syncInListener);
+    const { direction } = this.options;
+    // A subscribe-only instance still patches its services: received events are emitted through them.
+    this.hook.attach(app, (path, event, data, context) => {
+      if (direction !== 'subscribe') this.publish(path, event, data, context);
+    });
+    if (direction !== 'publish') app.on('sync-in', this.syncInListener);
   }
 
   /** Opens the transport. Never waits for the broker; status changes arrive through `onStatus`. */
   async start(): Promise<void> {
+    // Publish-only: the transport opens no subscription; what a custom one delivers anyway is ignored.
+    const receives = this.options.direction !== 'publish';
     await this.transport.open({
-      message: (payload) => this.receiver.receive(payload),
+      message: (payload) => {
+        if (receives) this.receiver.receive(payload);
+      },
       status: (status, error) => this.setStatus(status, error),
       gap: (missing, reason) => this.lostByBroker(missing, reason),
     });
@@ -153,6 +171,7 @@ export class SyncEngine {
 
   /** Serializes the event and hands it to the outbox. Never throws into the service's emit. */
   private publish(path: string, event: string, data: unknown, context: unknown): void {
+    if (this.routing && !this.routing.allows(path)) return;
     if (this.closed) {
       this.counters.publishFailed++;
       return;

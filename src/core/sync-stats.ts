@@ -10,6 +10,8 @@ export interface SyncStats {
   emitted: number;
   /** This instance's own messages coming back, ignored (the origin emitted them at once). */
   echoes: number;
+  /** Events from other instances not emitted: their service is left out by the `services` option. */
+  filtered: number;
   /** Messages seen twice (same origin and sequence), ignored. */
   duplicates: number;
   /** Messages from another instance that never arrived, detected by its sequence numbers. */
@@ -33,6 +35,7 @@ export function createCounters(): SyncCounters {
     received: 0,
     emitted: 0,
     echoes: 0,
+    filtered: 0,
     duplicates: 0,
     missed: 0,
     publishFailed: 0,

@@ -75,6 +75,8 @@ export class NatsTransport implements SyncTransport {
   }
 
   private subscribe(connection: NatsConnection): void {
+    // Publish-only: no subscription; the PING round trip in confirm() still proves the link.
+    if (this.context.subscribe === false) return;
     try {
       connection.subscribe(this.context.key, {
         callback: (error, msg) => this.deliver(error, msg),
