@@ -26,6 +26,11 @@ export interface SyncOrigin {
   epoch?: number;
   /** When it was sent (ms since 1970), on signed messages: what `signing.maxAgeMs` reads. */
   ts?: number;
+  /**
+   * Set on a canary (see `heartbeatMs`): its number, 1, 2, 3… per sender. A canary is no event:
+   * receivers never emit it and `seq` is 0.
+   */
+  canary?: number;
 }
 
 /** A stamp's optional epoch: a non-negative integer. */

@@ -1,7 +1,7 @@
 import { errorText } from '../shared/errors.js';
 import type { RateLimitedWarnings } from '../shared/logger.js';
 import type { Codec } from './codec.js';
-import type { DropReason, SyncEnvelope, SyncMarker } from './envelope.types.js';
+import type { DropReason, SyncEnvelope, SyncMarker, SyncOrigin } from './envelope.types.js';
 import type { FeathersAppLike } from './feathers.types.js';
 import type { ServiceRouting } from './routing.js';
 import type { SequenceTracker } from './sequence-tracker.js';
@@ -20,6 +20,8 @@ export interface ReceiverParts {
   maxAgeMs?: number;
   /** The `services` filter: events of services it leaves out are not emitted. */
   routing?: ServiceRouting;
+  /** A trusted canary arrived (see Canary); absent when the canary is off. */
+  canary?: (stamp: SyncOrigin & { canary: number }) => void;
 }
 
 /**
@@ -31,35 +33,50 @@ export class Receiver {
   constructor(private readonly parts: ReceiverParts) {}
 
   receive(raw: string | Uint8Array): void {
-    const { counters } = this.parts;
-    counters.received++;
+    let canary = false;
     try {
-      this.deliver(raw);
+      canary = this.deliver(raw);
     } catch (error) {
       this.drop('listenerError', `a listener threw: ${errorText(error)}`);
     }
+    // A canary is no event: it has its own counters.
+    if (!canary) this.parts.counters.received++;
   }
 
-  private deliver(raw: string | Uint8Array): void {
+  /** True when `raw` was a canary. */
+  private deliver(raw: string | Uint8Array): boolean {
     if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
-      return this.drop('shape', `the transport delivered ${typeof raw}, not bytes`);
+      this.drop('shape', `the transport delivered ${typeof raw}, not bytes`);
+      return false;
     }
     const { codec, counters } = this.parts;
     if (codec.isOwnEcho(raw)) {
       counters.echoes++;
-      return;
+      return false;
     }
     const decoded = codec.decode(raw);
-    if (!decoded.ok) return this.drop(decoded.reason, decoded.detail);
-    for (const item of decoded.items) {
-      if (item.ok) this.deliverOne(item.envelope, decoded.trusted);
+    if (!decoded.ok) {
+      this.drop(decoded.reason, decoded.detail);
+      return false;
+    }
+    const { items, trusted } = decoded;
+    const canary = items.length === 1 && items[0].ok ? items[0].envelope.sync : undefined;
+    if (canary?.canary !== undefined) {
+      // Never emitted, whoever sent it; only a trusted one of our own proves anything.
+      if (trusted) this.parts.canary?.(canary as SyncOrigin & { canary: number });
+      return true;
+    }
+    for (const item of items) {
+      if (item.ok) this.deliverOne(item.envelope, trusted);
       else this.drop(item.reason, item.detail);
     }
+    return false;
   }
 
   /** `trusted`: the stamp can be believed (signed, or signing is off). */
   private deliverOne(envelope: SyncEnvelope, trusted: boolean): void {
     const { counters, tracker, hook, instanceId, maxAgeMs } = this.parts;
+    if (envelope.sync?.canary !== undefined) return; // inside a batch: never an event either
     const stamp = trusted ? envelope.sync : undefined;
     if (stamp) {
       const { origin, seq } = stamp;

@@ -1,8 +1,9 @@
 import { errorText } from '../shared/errors.js';
 import { RateLimitedWarnings, type SyncLogger } from '../shared/logger.js';
-import type { TransportStatus } from '../shared/status.js';
+import type { SyncStatus, TransportStatus } from '../shared/status.js';
 import { within } from '../shared/timeout.js';
 import type { SyncDelivery, SyncTransport } from '../transports/sync-transport.js';
+import { Canary } from './canary.js';
 import { Codec, type CodecOptions } from './codec.js';
 import type { EventListener, FeathersAppLike } from './feathers.types.js';
 import { Outbox } from './outbox.js';
@@ -31,8 +32,11 @@ export interface SyncEngineOptions extends CodecOptions {
   /** The transport's close budget; the engine only waits a little longer for a transport that overruns it. */
   closeTimeout: number;
   logger: SyncLogger;
-  /** Called on every status change (SyncService keeps `status` and `ready` from it). */
-  onStatus: (status: TransportStatus, error?: Error) => void;
+  /**
+   * Called on every status change (SyncService keeps `status` and `ready` from it): the
+   * transport's, or `stale` while it is ready but the canary does not come back.
+   */
+  onStatus: (status: SyncStatus, error?: Error) => void;
   /** Called for every loss that could not be recovered. */
   onGap: (gap: SyncGap) => void;
 }
@@ -50,6 +54,7 @@ const CLOSE_GRACE_MS = 1000;
 export class SyncEngine {
   private app?: FeathersAppLike;
   private status: TransportStatus = 'connecting';
+  private readonly canary?: Canary;
   private closed = false;
   private seq = 0;
   /**
@@ -89,6 +94,15 @@ export class SyncEngine {
       this.counters,
       this.warnings,
     );
+    if (options.heartbeatMs > 0 && options.direction !== 'publish') {
+      this.canary = new Canary({
+        intervalMs: options.heartbeatMs,
+        instanceId: options.instanceId,
+        epoch: options.epoch,
+        send: (n) => this.sendCanary(n),
+        changed: () => this.report(),
+      });
+    }
     const tracker = new SequenceTracker((origin, missing) => this.missed(origin, missing));
     this.receiver = new Receiver({
       instanceId: options.instanceId,
@@ -100,6 +114,7 @@ export class SyncEngine {
       app: () => this.app,
       maxAgeMs: options.signing?.maxAgeMs,
       routing: this.routing,
+      canary: this.canary && ((stamp) => this.canary?.arrived(stamp)),
     });
   }
 
@@ -129,7 +144,12 @@ export class SyncEngine {
 
   stats(): SyncStats {
     const { dropped, ...counters } = this.counters;
-    return { ...counters, pending: this.outbox.pending, dropped: { ...dropped } };
+    return {
+      ...counters,
+      pending: this.outbox.pending,
+      dropped: { ...dropped },
+      canary: this.canary?.stats() ?? null,
+    };
   }
 
   /**
@@ -139,6 +159,7 @@ export class SyncEngine {
    */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.canary?.stop();
     this.hook.detach();
     this.app?.removeListener('sync-in', this.syncInListener);
     this.outbox.flushAll();
@@ -229,6 +250,20 @@ export class SyncEngine {
     this.options.onGap({ origin: '*', missing });
   }
 
+  /** Canary `n` through the outbox, naming a service this instance syncs (none yet: no beat). */
+  private sendCanary(n: number): boolean {
+    const services = this.app?.services ?? {};
+    const path = Object.keys(services).find((name) => !this.routing || this.routing.allows(name));
+    if (path === undefined || this.closed) return false;
+    try {
+      this.outbox.pushCanary(this.codec.encodeCanary(n, path));
+      return true;
+    } catch (error) {
+      this.warnings.warn('canary', `The canary could not be serialized: ${errorText(error)}`);
+      return false;
+    }
+  }
+
   private emitSyncOut(payload: string | Uint8Array): void {
     const app = this.app;
     if (app && (typeof app.listenerCount !== 'function' || app.listenerCount('sync-out') > 0)) {
@@ -246,6 +281,13 @@ export class SyncEngine {
     this.status = status;
     if (previous === 'ready' && status !== 'ready') this.counters.disconnects++;
     this.outbox.setReady(status === 'ready');
-    this.options.onStatus(status, error);
+    this.canary?.transportReady(status === 'ready');
+    this.report(error);
+  }
+
+  /** The transport's status, or `stale` while it is ready and the canary does not come back. */
+  private report(error?: Error): void {
+    const stale = this.status === 'ready' && this.canary?.stale === true;
+    this.options.onStatus(stale ? 'stale' : this.status, error);
   }
 }

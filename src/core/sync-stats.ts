@@ -1,3 +1,4 @@
+import type { CanaryStats } from './canary.js';
 import { DROP_REASONS, type DropReason } from './envelope.types.js';
 
 /** Counters returned by `SyncService.stats()`. All start at 0 and only grow, except `pending`. */
@@ -24,10 +25,12 @@ export interface SyncStats {
   disconnects: number;
   /** Inbound messages refused, by reason. */
   dropped: Record<DropReason, number>;
+  /** The canary (see `heartbeatMs`), never counted above; null when it is off. */
+  canary: CanaryStats | null;
 }
 
 /** The counters the engine's parts write to; `pending` is computed when asked. */
-export type SyncCounters = Omit<SyncStats, 'pending'>;
+export type SyncCounters = Omit<SyncStats, 'pending' | 'canary'>;
 
 export function createCounters(): SyncCounters {
   return {

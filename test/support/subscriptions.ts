@@ -70,7 +70,7 @@ export async function natsHasNoResponders(key: string): Promise<boolean> {
   }
 }
 
-function rabbitmqctl(args: string[]): Promise<string[][]> {
+export function rabbitmqctl(args: string[]): Promise<string[][]> {
   return new Promise((resolve, reject) =>
     execFile(
       'rabbitmqctl',
