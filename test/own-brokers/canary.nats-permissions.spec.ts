@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import type { SyncDelivery } from '../../src';
 import { uniqueKey } from '../support/brokers';
 import { sleep, waitFor } from '../support/feathers-app';
 import { closeAll, startInstance, type Instance } from '../support/instances';
@@ -10,10 +11,11 @@ import { NatsServer } from '../support/processes/nats-server';
 import { capturingLogger, recordStatuses } from '../support/status-log';
 
 /**
- * A NATS subscription the server takes away on a live connection: a permission changed and the
- * server reloaded its config (`nats-server --signal reload`). The connection stays up, so nothing
- * reconnects; only the canary notices. Core NATS (broadcast) only: a JetStream reader's consumer
- * has idle heartbeats of its own and turns such a fault into a reconnect.
+ * A permission the server takes away on a live connection, by reloading its config
+ * (`nats-server --signal reload`): nothing reconnects, only the canary notices. Broadcast: the
+ * subscription on the key is revoked (the server drops it). Recoverable: publishing to the key is
+ * denied, so nothing reaches the stream (a JetStream reader's deliveries come on an inbox, and its
+ * consumer has idle heartbeats of its own that turn a revoked inbox into a reconnect).
  */
 const HEARTBEAT_MS = 300;
 const STALE_WITHIN_MS = 3 * HEARTBEAT_MS + 10_000;
@@ -28,24 +30,38 @@ function hasNatsServer(): boolean {
   }
 }
 
-function config(key: string, allowed: boolean): string {
-  const subscribe = allowed ? '">"' : `{ allow: ">", deny: ["${key}"] }`;
-  return `authorization { users = [ { user: "sync", password: "s3cret", permissions: { publish: ">", subscribe: ${subscribe} } } ] }\n`;
+type Revoked = 'subscribe' | 'publish';
+
+/** The server's whole config; `jetstream`: its store (a reload applies the file, flags aside). */
+function config(key: string, jetstream: string | undefined, revoked?: Revoked): string {
+  const rule = (what: Revoked) => (revoked === what ? `{ allow: ">", deny: ["${key}"] }` : '">"');
+  return (
+    (jetstream ? `jetstream { store_dir: "${jetstream}" }\n` : '') +
+    'authorization { users = [ { user: "sync", password: "s3cret", permissions: ' +
+    `{ publish: ${rule('publish')}, subscribe: ${rule('subscribe')} } } ] }\n`
+  );
 }
 
-(hasNatsServer() || process.env.CI === 'true' ? describe : describe.skip)(
-  'canary over nats: a subscription the server revokes on a live connection',
-  () => {
+const CASES: Array<[SyncDelivery, Revoked]> = [
+  ['broadcast', 'subscribe'],
+  ['recoverable', 'publish'],
+];
+
+(hasNatsServer() || process.env.CI === 'true' ? describe.each(CASES) : describe.skip.each(CASES))(
+  'canary over nats (%s): the %s permission revoked on a live connection',
+  (delivery, revoked) => {
     let server: NatsServer;
     let dir: string;
     let file: string;
+    let store: string | undefined;
     const key = uniqueKey('canary-perm');
     const instances: Instance[] = [];
 
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'nats-perm-'));
       file = join(dir, 'nats.conf');
-      await writeFile(file, config(key, true));
+      store = delivery === 'recoverable' ? join(dir, 'jetstream') : undefined;
+      await writeFile(file, config(key, store));
       server = await NatsServer.start({ args: ['-c', file] });
     });
     afterAll(async () => {
@@ -59,6 +75,7 @@ function config(key: string, allowed: boolean): string {
       const a = await startInstance({
         uri: `nats://sync:s3cret@127.0.0.1:${server.port}`,
         key,
+        delivery,
         heartbeatMs: HEARTBEAT_MS,
         logger,
       });
@@ -71,23 +88,25 @@ function config(key: string, allowed: boolean): string {
       );
       const statuses = recordStatuses(a.sync);
 
-      await writeFile(file, config(key, false));
+      await writeFile(file, config(key, store, revoked));
       server.reload();
       await waitFor(() => a.sync.status === 'stale', 'status stale', STALE_WITHIN_MS);
-      // The server dropped the subscription; the connection is the same one.
-      expect(await server.subscriberCount(key)).toBe(0);
+      // The same connection throughout; over core NATS the server dropped the subscription.
       expect(a.sync.stats().disconnects).toBe(0);
+      if (revoked === 'subscribe') expect(await server.subscriberCount(key)).toBe(0);
       await sleep(3 * HEARTBEAT_MS);
       expect(a.sync.status).toBe('stale');
 
-      await writeFile(file, config(key, true));
+      await writeFile(file, config(key, store));
       server.reload();
-      await waitFor(() => a.sync.status === 'ready', 'ready again', STALE_WITHIN_MS);
+      // Recoverable: what was refused meanwhile is sent again first (a refused publish may only
+      // fail once its PubAck timed out), so the canary may come back later than over core NATS.
+      await waitFor(() => a.sync.status === 'ready', 'ready again', 40_000);
       expect(statuses).toEqual(['ready', 'stale', 'ready']);
-      expect(await server.subscriberCount(key)).toBe(1);
+      if (revoked === 'subscribe') expect(await server.subscriberCount(key)).toBe(1);
       expect(logger.warnings.filter((w) => w.includes('canaries'))).toHaveLength(1);
       // No credential in anything logged.
       expect([...logger.warnings, ...logger.logs].join('\n')).not.toContain('s3cret');
-    });
+    }, 90_000);
   },
 );
