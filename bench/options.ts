@@ -38,6 +38,8 @@ export const KNOWN_VARIANTS: Readonly<Record<string, Readonly<Record<string, unk
   lean: { envelope: 'lean' },
   // issue 9: the broker's durable log, against broadcast (ours) and the raw client.
   recoverable: { delivery: 'recoverable' },
+  // issue 11: the canary (on by default in ours, every 5 s) against none.
+  'canary-off': { heartbeatMs: 0 },
 };
 
 /**
