@@ -78,6 +78,14 @@ for (const [broker, delivery] of TRANSPORTS.flatMap((b) =>
       },
     );
 
+    it('a subscribe-only instance proves its receive path too, and still sends no event', async () => {
+      const key = uniqueKey('canary-sub');
+      const listener = await start({ ...base, key, direction: 'subscribe' });
+      await waitFor(() => canaryOf(listener).returned >= 2, 'two canaries back');
+      await listener.app.service('todos').create({ text: 'local' });
+      expect(listener.sync.stats()).toMatchObject({ published: 0, pending: 0, status: 'ready' });
+    });
+
     it('heartbeatMs: 0 and a publish-only instance send no canary', async () => {
       const key = uniqueKey('canary-off');
       const capture = await captureRaw(broker, key, delivery);
