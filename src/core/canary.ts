@@ -73,7 +73,8 @@ export class Canary {
       this.timer.unref();
     } else if (!ready && this.timer) {
       this.stop();
-      this.setStale(false);
+      // Not reported: the engine reports the transport's own status (and its error) right after.
+      this.staleNow = false;
     }
   }
 
@@ -113,5 +114,35 @@ export class Canary {
     if (this.staleNow === stale) return;
     this.staleNow = stale;
     this.parts.changed();
+  }
+}
+
+/** Most senders whose last canary number is remembered (the oldest is forgotten past it). */
+const MAX_PEERS = 10_000;
+
+/**
+ * Other instances' canary numbers, per sender: a jump says how many of their canaries never
+ * arrived. A durable log that lost messages before this instance read them counts canaries with
+ * events (it cannot tell them apart), so the engine takes those back out of `missed`.
+ */
+export class PeerCanaries {
+  private readonly last = new Map<string, { epoch: number; n: number }>();
+
+  /** Canaries of `origin` missing before number `n` (0 for its first one, or after a restart). */
+  seen(origin: string, epoch: number | undefined, n: number): number {
+    const start = epoch ?? 0;
+    const state = this.last.get(origin);
+    if (state === undefined || start > state.epoch) {
+      if (state === undefined && this.last.size >= MAX_PEERS) {
+        this.last.delete(this.last.keys().next().value as string);
+      }
+      this.last.set(origin, { epoch: start, n });
+      return 0;
+    }
+    // An earlier start's, or one read again: nothing to learn.
+    if (start < state.epoch || n <= state.n) return 0;
+    const missing = n - state.n - 1;
+    state.n = n;
+    return missing;
   }
 }

@@ -20,7 +20,7 @@ export interface ReceiverParts {
   maxAgeMs?: number;
   /** The `services` filter: events of services it leaves out are not emitted. */
   routing?: ServiceRouting;
-  /** A trusted canary arrived (see Canary); absent when the canary is off. */
+  /** A trusted canary arrived (this instance's own or another's; see Canary). */
   canary?: (stamp: SyncOrigin & { canary: number }) => void;
 }
 

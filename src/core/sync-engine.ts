@@ -3,8 +3,9 @@ import { RateLimitedWarnings, type SyncLogger } from '../shared/logger.js';
 import type { SyncStatus, TransportStatus } from '../shared/status.js';
 import { within } from '../shared/timeout.js';
 import type { SyncDelivery, SyncTransport } from '../transports/sync-transport.js';
-import { Canary } from './canary.js';
+import { Canary, PeerCanaries } from './canary.js';
 import { Codec, type CodecOptions } from './codec.js';
+import type { SyncOrigin } from './envelope.types.js';
 import type { EventListener, FeathersAppLike } from './feathers.types.js';
 import { Outbox } from './outbox.js';
 import { Receiver } from './receiver.js';
@@ -55,6 +56,7 @@ export class SyncEngine {
   private app?: FeathersAppLike;
   private status: TransportStatus = 'connecting';
   private readonly canary?: Canary;
+  private readonly peerCanaries = new PeerCanaries();
   private closed = false;
   private seq = 0;
   /**
@@ -114,7 +116,7 @@ export class SyncEngine {
       app: () => this.app,
       maxAgeMs: options.signing?.maxAgeMs,
       routing: this.routing,
-      canary: this.canary && ((stamp) => this.canary?.arrived(stamp)),
+      canary: (stamp) => this.canaryArrived(stamp),
     });
   }
 
@@ -248,6 +250,18 @@ export class SyncEngine {
         `them (${reason}). Clients of this instance may need to refetch.`,
     );
     this.options.onGap({ origin: '*', missing });
+  }
+
+  /** A trusted canary: ours proves the receive path; another's may settle a loss the log reported. */
+  private canaryArrived(stamp: SyncOrigin & { canary: number }): void {
+    if (stamp.origin === this.options.instanceId) return this.canary?.arrived(stamp);
+    // The log counted these canaries among the messages it lost: they were no events.
+    const canaries = Math.min(
+      this.peerCanaries.seen(stamp.origin, stamp.epoch, stamp.canary),
+      this.unattributed,
+    );
+    this.unattributed -= canaries;
+    this.counters.missed -= canaries;
   }
 
   /** Canary `n` through the outbox, naming a service this instance syncs (none yet: no beat). */

@@ -1,4 +1,4 @@
-import { Canary } from '../../src/core/canary';
+import { Canary, PeerCanaries } from '../../src/core/canary';
 import { sleep, waitFor } from '../support/feathers-app';
 
 /** The canary on its own, with a fake path: what it sends is handed back (or not) by the test. */
@@ -70,5 +70,19 @@ describe('Canary', () => {
     await waitFor(() => sent.length >= before + 1, 'a beat after the reconnect');
     expect(subject.stale).toBe(false);
     subject.stop();
+  });
+});
+
+describe('PeerCanaries', () => {
+  it('counts the canaries of each sender that never arrived, starting over on a restart', () => {
+    const peers = new PeerCanaries();
+    expect(peers.seen('a', undefined, 4)).toBe(0); // the first one heard
+    expect(peers.seen('a', undefined, 5)).toBe(0);
+    expect(peers.seen('a', undefined, 9)).toBe(3);
+    expect(peers.seen('a', undefined, 7)).toBe(0); // read again
+    expect(peers.seen('b', 10, 2)).toBe(0);
+    expect(peers.seen('b', 11, 1)).toBe(0); // restarted: numbers begin again
+    expect(peers.seen('b', 10, 8)).toBe(0); // the earlier start's
+    expect(peers.seen('b', 11, 3)).toBe(1);
   });
 });
