@@ -43,6 +43,8 @@ export const KNOWN_VARIANTS: Readonly<Record<string, Readonly<Record<string, unk
   // with the API installed and no SDK: metrics and a sampled span per event, or metrics only.
   otel: { [BENCH_OTEL_OPTION]: 'traces' },
   'otel-metrics': { [BENCH_OTEL_OPTION]: 'metrics' },
+  // issue 11: the canary (on by default in ours, every 5 s) against none.
+  'canary-off': { heartbeatMs: 0 },
 };
 
 /**

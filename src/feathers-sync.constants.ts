@@ -22,5 +22,6 @@ export const DEFAULT_CLOSE_TIMEOUT = 5_000;
 export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
 export const DEFAULT_MAX_PENDING = 10_000;
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_HEARTBEAT_MS = 5_000;
 /** Params that carry credentials or live objects and stay off the bus unless asked for. */
 export const DEFAULT_REDACT_PARAMS: readonly string[] = ['authentication', 'headers', 'connection'];

@@ -8,6 +8,8 @@ export { SyncService, type SyncStatus, type FeathersSyncCompat } from './sync.se
 export { SYNC, FEATHERS_APP, SYNC_TRANSPORT } from './feathers-sync.constants.js';
 export type { FeathersSyncOptions } from './options/feathers-sync.options.js';
 export type { SigningOptions } from './options/signing-options.js';
+export type { ServiceRoutingOptions } from './options/routing-options.js';
+export type { ServicePattern, SyncDirection } from './core/routing.js';
 export type {
   RedisTransportOptions,
   RedisClientLike,

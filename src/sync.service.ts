@@ -25,12 +25,11 @@ import {
 import type { ResolvedSyncOptions } from './options/resolve-options.js';
 import { errorText } from './shared/errors.js';
 import { redactUri, type SecretScrubber } from './shared/redact.js';
-import type { TransportStatus } from './shared/status.js';
+import type { SyncStatus } from './shared/status.js';
 import type { SyncTelemetry, TelemetryStarter } from './telemetry/telemetry.types.js';
 import type { SyncTransport } from './transports/sync-transport.js';
 
-/** `SyncService.status`: `ready` while the subscription is live. */
-export type SyncStatus = TransportStatus;
+export type { SyncStatus } from './shared/status.js';
 
 /** What `app.sync` holds, as feathers-sync sets it, for code and adapters written for feathers-sync. */
 export interface FeathersSyncCompat {
@@ -113,7 +112,10 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     return this.readyPromise;
   }
 
-  /** `connecting` → `ready` ⇄ `reconnecting` → `closed`. */
+  /**
+   * `connecting` → `ready` ⇄ `reconnecting` → `closed`; `ready` ⇄ `stale` while connected but this
+   * instance's canary stopped coming back (see `heartbeatMs`).
+   */
   get status(): SyncStatus {
     return this.statusSubject.value;
   }
@@ -221,21 +223,31 @@ export class SyncService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private onStatus(status: TransportStatus, raw?: Error): void {
+  private onStatus(status: SyncStatus, raw?: Error): void {
     const error = raw && this.scrubber.error(raw);
     if (status === 'ready') this.lastFailure = undefined;
     else if (error) this.lastFailure = error;
     const previous = this.statusSubject.value;
     if (status !== previous) this.statusSubject.next(status);
     const where = `${this.type} (${redactUri(this.options.uri)}, key "${this.options.key}")`;
-    if (status === 'ready' && previous !== 'ready') {
+    if (status === 'stale' && previous !== 'stale') {
+      const { heartbeatMs } = this.options.engine;
+      this.options.logger.warn(
+        `Connected to ${where}, but none of this instance's last 3 canaries (one every ` +
+          `${heartbeatMs} ms) came back: its subscription receives nothing, so events from other ` +
+          'instances are not arriving. Status is `stale` until one comes back. Check the broker ' +
+          '(a subscription, binding, queue or permission removed behind the connection).',
+      );
+    } else if (status === 'ready' && previous === 'stale') {
+      this.options.logger.log(`The canary came back on ${where}: events arrive again.`);
+    } else if (status === 'ready' && previous !== 'ready') {
       this.options.logger.log(
         this.everReady ? `Resubscribed on ${where}; events flow again.` : `Subscribed on ${where}.`,
       );
       this.everReady = true;
       clearTimeout(this.connectTimer);
       this.settle('resolved');
-    } else if (status === 'reconnecting' && previous === 'ready') {
+    } else if (status === 'reconnecting' && (previous === 'ready' || previous === 'stale')) {
       this.options.logger.warn(
         `Lost the connection to ${where}${error ? `: ${error.message}` : ''}. Reconnecting; ` +
           'local events go on and are sent once the broker is back.',

@@ -78,6 +78,7 @@
   socket.on('disconnect', function () {
     document.body.dataset.socket = 'offline';
     setBadge('socket', 'offline', 'bad');
+    setBadge('sync', 'sync unknown', 'bad');
   });
   socket.on('messages created', show);
 
@@ -92,27 +93,35 @@
     }, showError);
   });
 
-  // The sync status comes from the Nest side of the same server (GET /health).
-  function poll() {
+  // The sync badge follows this instance's SyncService.status$ live: the server pushes every
+  // change (`stale` included) as `sync status`. GET /health gives the state when the page
+  // (re)connects, and which instance it is on.
+  var pushes = 0;
+  function showSync(type, status) {
+    setBadge('sync', 'sync ' + type + ' · ' + status, status === 'ready' ? 'ok' : 'bad');
+  }
+  socket.on('sync status', function (message) {
+    pushes++;
+    showSync(message.type, message.status);
+  });
+  function askHealth() {
+    var before = pushes;
     fetch('/health', { cache: 'no-store' })
       .then(function (response) {
         return response.json();
       })
       .then(function (health) {
-        document.getElementById('instance').textContent = health.instance;
-        document.title = 'Messages · ' + health.instance;
-        setBadge(
-          'sync',
-          'sync ' + health.sync.type + ' · ' + health.sync.status,
-          health.status === 'ok' ? 'ok' : 'bad',
-        );
+        var details = health.details || {};
+        var instance = details.instance || {};
+        var sync = details.sync || {};
+        document.getElementById('instance').textContent = instance.name;
+        document.title = 'Messages · ' + instance.name;
+        // A push that arrived meanwhile is newer than this answer.
+        if (pushes === before) showSync(sync.transport, sync.syncStatus);
       })
       .catch(function () {
-        setBadge('sync', 'sync unknown', 'bad');
-      })
-      .finally(function () {
-        setTimeout(poll, 2000);
+        if (pushes === before) setBadge('sync', 'sync unknown', 'bad');
       });
   }
-  poll();
+  socket.on('connect', askHealth);
 })();

@@ -11,6 +11,8 @@ export interface SampleConfig {
   FEATHERS_SYNC_URI: string;
   /** Redis channel, AMQP exchange or NATS subject shared by the instances. */
   FEATHERS_SYNC_KEY: string;
+  /** The sync canary's interval in ms (`0`: off); unset keeps the module's default (5000). */
+  FEATHERS_SYNC_HEARTBEAT_MS: number | undefined;
   /** The message store every instance shares: SQLite (default) or PostgreSQL. */
   DATABASE: DatabaseConfig;
   /** How this instance signs the messages it creates and names itself on the page. */
@@ -40,6 +42,14 @@ export function validateConfig(env: Record<string, unknown>): SampleConfig {
     throw new Error(`PORT must be a port number (1-65535), got "${portText}".`);
   }
 
+  const heartbeatText = text('FEATHERS_SYNC_HEARTBEAT_MS');
+  const heartbeat = heartbeatText === undefined ? undefined : Number(heartbeatText);
+  if (heartbeat !== undefined && !(Number.isInteger(heartbeat) && heartbeat >= 0)) {
+    throw new Error(
+      `FEATHERS_SYNC_HEARTBEAT_MS must be a whole number of ms (0 turns the canary off), got "${heartbeatText}".`,
+    );
+  }
+
   const logLevel = text('LOG_LEVEL') ?? 'warn';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}".`);
@@ -50,6 +60,7 @@ export function validateConfig(env: Record<string, unknown>): SampleConfig {
     HOST: text('HOST'),
     FEATHERS_SYNC_URI: text('FEATHERS_SYNC_URI') ?? 'cluster://',
     FEATHERS_SYNC_KEY: text('FEATHERS_SYNC_KEY') ?? 'feathers-sync',
+    FEATHERS_SYNC_HEARTBEAT_MS: heartbeat,
     DATABASE: parseDatabaseUrl(text('DATABASE_URL')),
     INSTANCE_NAME: text('INSTANCE_NAME') ?? `localhost:${port}`,
     LOG_LEVEL: logLevel as SampleConfig['LOG_LEVEL'],

@@ -2,6 +2,7 @@ import { byteLength, exceedsBytes, startsWithBytes, toBuffer, toText } from '../
 import { errorText } from '../shared/errors.js';
 import type { DropReason, SyncEnvelope, SyncOrigin } from './envelope.types.js';
 import { validateEnvelope, type Validated } from './envelope-shape.js';
+import { CANARY_EVENT } from './canary.js';
 import { findForbiddenKey, hasForbiddenKey } from './forbidden-keys.js';
 import { toLean, toLeanStamp } from './lean-envelope.js';
 import { Signer, type SigningSettings } from './signer.js';
@@ -90,6 +91,21 @@ export class Codec {
     const payload = this.options.serialize(envelope);
     if (!this.signer || this.canFrame) return payload;
     return this.signer.sign(payload, this.options.jsonSerializer);
+  }
+
+  /**
+   * Canary number `n`, in the compatible form whatever `envelope` says (every receiver reads it),
+   * signed when signing is on. `path` names a service this instance syncs, so that a feathers-sync
+   * peer finds it; `canary` comes before `origin`, so it is never taken for an echo.
+   */
+  encodeCanary(n: number, path: string): string | Uint8Array {
+    const stamp = { v: 1, canary: n, origin: this.options.instanceId, seq: 0 } as SyncOrigin;
+    if (this.options.epoch !== undefined) stamp.epoch = this.options.epoch;
+    stamp.ts = Date.now();
+    const payload = this.options.serialize(
+      compatibleEnvelope(stamp, CANARY_EVENT, path, null, undefined),
+    );
+    return this.signer ? this.signer.sign(payload, this.options.jsonSerializer) : payload;
   }
 
   /**

@@ -47,12 +47,16 @@ export function validateEnvelope(value: unknown): Validated {
       typeof origin.origin !== 'string' ||
       !Number.isSafeInteger(origin.seq) ||
       !isStampEpoch(origin.epoch) ||
-      !isStampTime(origin.ts)
+      !isStampTime(origin.ts) ||
+      !(
+        origin.canary === undefined ||
+        (Number.isSafeInteger(origin.canary) && (origin.canary as number) > 0)
+      )
     ) {
       return {
         ok: false,
         reason: 'shape',
-        detail: '`sync` is not { v, origin, seq, epoch?, ts? }',
+        detail: '`sync` is not { v, origin, seq, epoch?, ts?, canary? }',
       };
     }
   }

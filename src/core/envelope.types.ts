@@ -34,6 +34,11 @@ export interface SyncOrigin {
    * OpenTelemetry records traces. Receivers that do not know it (older versions) ignore it.
    */
   tc?: Record<string, string>;
+  /**
+   * Set on a canary (see `heartbeatMs`): its number, 1, 2, 3… per sender. A canary is no event:
+   * receivers never emit it and `seq` is 0.
+   */
+  canary?: number;
 }
 
 /** A stamp's optional epoch: a non-negative integer. */

@@ -91,6 +91,19 @@ export class Outbox {
     this.enqueue({ payload, events: 1, bytes: byteLength(payload), refusals: 0 });
   }
 
+  /**
+   * A canary: it queues behind every event (it proves the whole path), counts as no event, and is
+   * not emitted as `sync-out`.
+   */
+  pushCanary(payload: string | Uint8Array): void {
+    this.flushBatch();
+    const entry: Entry = { payload, events: 0, bytes: byteLength(payload), refusals: 0 };
+    this.makeRoom(entry);
+    this.waiting.push(entry);
+    this.waitingBytes += entry.bytes;
+    this.drain();
+  }
+
   /** The transport is up (send) or down (keep). */
   setReady(ready: boolean): void {
     this.ready = ready;
@@ -243,6 +256,7 @@ export class Outbox {
   }
 
   private lost(events: number, why: 'full' | 'refused', error?: unknown): void {
+    if (events === 0) return; // a canary: its absence is what the canary reports
     this.counters.publishFailed += events;
     if (why === 'full') {
       this.warnings.warn(

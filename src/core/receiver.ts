@@ -1,8 +1,9 @@
 import { errorText } from '../shared/errors.js';
 import type { RateLimitedWarnings } from '../shared/logger.js';
 import type { Codec } from './codec.js';
-import type { DropReason, SyncEnvelope, SyncMarker } from './envelope.types.js';
+import type { DropReason, SyncEnvelope, SyncMarker, SyncOrigin } from './envelope.types.js';
 import type { FeathersAppLike } from './feathers.types.js';
+import type { ServiceRouting } from './routing.js';
 import type { SequenceTracker } from './sequence-tracker.js';
 import type { ServiceHook } from './service-hook.js';
 import type { SyncObserver } from './sync-observer.js';
@@ -20,6 +21,10 @@ export interface ReceiverParts {
   maxAgeMs?: number;
   /** Runs each remote emit (OpenTelemetry: in a consumer span); absent: nothing. */
   observer?: SyncObserver;
+  /** The `services` filter: events of services it leaves out are not emitted. */
+  routing?: ServiceRouting;
+  /** A trusted canary arrived (this instance's own or another's; see Canary). */
+  canary?: (stamp: SyncOrigin & { canary: number }) => void;
 }
 
 /**
@@ -31,35 +36,50 @@ export class Receiver {
   constructor(private readonly parts: ReceiverParts) {}
 
   receive(raw: string | Uint8Array): void {
-    const { counters } = this.parts;
-    counters.received++;
+    let canary = false;
     try {
-      this.deliver(raw);
+      canary = this.deliver(raw);
     } catch (error) {
       this.drop('listenerError', `a listener threw: ${errorText(error)}`);
     }
+    // A canary is no event: it has its own counters.
+    if (!canary) this.parts.counters.received++;
   }
 
-  private deliver(raw: string | Uint8Array): void {
+  /** True when `raw` was a canary. */
+  private deliver(raw: string | Uint8Array): boolean {
     if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
-      return this.drop('shape', `the transport delivered ${typeof raw}, not bytes`);
+      this.drop('shape', `the transport delivered ${typeof raw}, not bytes`);
+      return false;
     }
     const { codec, counters } = this.parts;
     if (codec.isOwnEcho(raw)) {
       counters.echoes++;
-      return;
+      return false;
     }
     const decoded = codec.decode(raw);
-    if (!decoded.ok) return this.drop(decoded.reason, decoded.detail);
-    for (const item of decoded.items) {
-      if (item.ok) this.deliverOne(item.envelope, decoded.trusted);
+    if (!decoded.ok) {
+      this.drop(decoded.reason, decoded.detail);
+      return false;
+    }
+    const { items, trusted } = decoded;
+    const canary = items.length === 1 && items[0].ok ? items[0].envelope.sync : undefined;
+    if (canary?.canary !== undefined) {
+      // Never emitted, whoever sent it; only a trusted one of our own proves anything.
+      if (trusted) this.parts.canary?.(canary as SyncOrigin & { canary: number });
+      return true;
+    }
+    for (const item of items) {
+      if (item.ok) this.deliverOne(item.envelope, trusted);
       else this.drop(item.reason, item.detail);
     }
+    return false;
   }
 
   /** `trusted`: the stamp can be believed (signed, or signing is off). */
   private deliverOne(envelope: SyncEnvelope, trusted: boolean): void {
     const { counters, tracker, hook, instanceId, maxAgeMs } = this.parts;
+    if (envelope.sync?.canary !== undefined) return; // inside a batch: never an event either
     const stamp = trusted ? envelope.sync : undefined;
     if (stamp) {
       const { origin, seq } = stamp;
@@ -92,8 +112,13 @@ export class Receiver {
         );
       }
     }
-    const app = this.parts.app();
     const path = envelope.path.replace(/^\/+|\/+$/g, '');
+    // After the sequence check: what is filtered out still counts as heard from its sender.
+    if (this.parts.routing && !this.parts.routing.allows(path)) {
+      counters.filtered++;
+      return;
+    }
+    const app = this.parts.app();
     const target = hook.lookup(path);
     if (!app || !target)
       return this.drop('unknownService', `no service at "${path}" on this instance`);

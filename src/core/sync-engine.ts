@@ -1,12 +1,15 @@
 import { errorText } from '../shared/errors.js';
 import { RateLimitedWarnings, type SyncLogger } from '../shared/logger.js';
-import type { TransportStatus } from '../shared/status.js';
+import type { SyncStatus, TransportStatus } from '../shared/status.js';
 import { within } from '../shared/timeout.js';
 import type { SyncDelivery, SyncTransport } from '../transports/sync-transport.js';
+import { Canary, PeerCanaries } from './canary.js';
 import { Codec, type CodecOptions } from './codec.js';
+import type { SyncOrigin } from './envelope.types.js';
 import type { EventListener, FeathersAppLike } from './feathers.types.js';
 import { Outbox } from './outbox.js';
 import { Receiver } from './receiver.js';
+import { ServiceRouting, type ServiceRoutingRules, type SyncDirection } from './routing.js';
 import { SequenceTracker } from './sequence-tracker.js';
 import { ServiceHook } from './service-hook.js';
 import { createCounters, type SyncStats } from './sync-stats.js';
@@ -19,13 +22,22 @@ export interface SyncGap {
 
 export interface SyncEngineOptions extends CodecOptions {
   delivery: SyncDelivery;
+  /** `publish`: nothing is received; `subscribe`: nothing is published. */
+  direction: SyncDirection;
+  /** Which services sync (absent: all). */
+  routing?: ServiceRoutingRules;
+  /** The canary's interval in ms (0: off). */
+  heartbeatMs: number;
   maxPending: number;
   maxPendingBytes: number;
   /** The transport's close budget; the engine only waits a little longer for a transport that overruns it. */
   closeTimeout: number;
   logger: SyncLogger;
-  /** Called on every status change (SyncService keeps `status` and `ready` from it). */
-  onStatus: (status: TransportStatus, error?: Error) => void;
+  /**
+   * Called on every status change (SyncService keeps `status` and `ready` from it): the
+   * transport's, or `stale` while it is ready but the canary does not come back.
+   */
+  onStatus: (status: SyncStatus, error?: Error) => void;
   /** Called for every loss that could not be recovered. */
   onGap: (gap: SyncGap) => void;
 }
@@ -43,6 +55,8 @@ const CLOSE_GRACE_MS = 1000;
 export class SyncEngine {
   private app?: FeathersAppLike;
   private status: TransportStatus = 'connecting';
+  private readonly canary?: Canary;
+  private readonly peerCanaries = new PeerCanaries();
   private closed = false;
   private seq = 0;
   /**
@@ -56,6 +70,7 @@ export class SyncEngine {
   private readonly hook = new ServiceHook();
   private readonly outbox: Outbox;
   private readonly receiver: Receiver;
+  private readonly routing?: ServiceRouting;
   private readonly syncInListener: EventListener = (raw) =>
     this.receiver.receive(raw as string | Uint8Array);
 
@@ -65,6 +80,7 @@ export class SyncEngine {
   ) {
     this.warnings = new RateLimitedWarnings(options.logger);
     this.codec = new Codec(options);
+    if (options.routing) this.routing = new ServiceRouting(options.routing);
     this.outbox = new Outbox(
       (payload) => transport.publish(payload),
       {
@@ -80,6 +96,15 @@ export class SyncEngine {
       this.counters,
       this.warnings,
     );
+    if (options.heartbeatMs > 0 && options.direction !== 'publish') {
+      this.canary = new Canary({
+        intervalMs: options.heartbeatMs,
+        instanceId: options.instanceId,
+        epoch: options.epoch,
+        send: (n) => this.sendCanary(n),
+        changed: () => this.report(),
+      });
+    }
     const tracker = new SequenceTracker((origin, missing) => this.missed(origin, missing));
     this.receiver = new Receiver({
       instanceId: options.instanceId,
@@ -91,20 +116,30 @@ export class SyncEngine {
       app: () => this.app,
       maxAgeMs: options.signing?.maxAgeMs,
       observer: options.observer,
+      routing: this.routing,
+      canary: (stamp) => this.canaryArrived(stamp),
     });
   }
 
   /** Patches every service already registered and every service registered from now on. */
   attach(app: FeathersAppLike): void {
     this.app = app;
-    this.hook.attach(app, (path, event, data, context) => this.publish(path, event, data, context));
-    app.on('sync-in', this.syncInListener);
+    const { direction } = this.options;
+    // A subscribe-only instance still patches its services: received events are emitted through them.
+    this.hook.attach(app, (path, event, data, context) => {
+      if (direction !== 'subscribe') this.publish(path, event, data, context);
+    });
+    if (direction !== 'publish') app.on('sync-in', this.syncInListener);
   }
 
   /** Opens the transport. Never waits for the broker; status changes arrive through `onStatus`. */
   async start(): Promise<void> {
+    // Publish-only: the transport opens no subscription; what a custom one delivers anyway is ignored.
+    const receives = this.options.direction !== 'publish';
     await this.transport.open({
-      message: (payload) => this.receiver.receive(payload),
+      message: (payload) => {
+        if (receives) this.receiver.receive(payload);
+      },
       status: (status, error) => this.setStatus(status, error),
       gap: (missing, reason) => this.lostByBroker(missing, reason),
     });
@@ -112,7 +147,12 @@ export class SyncEngine {
 
   stats(): SyncStats {
     const { dropped, ...counters } = this.counters;
-    return { ...counters, pending: this.outbox.pending, dropped: { ...dropped } };
+    return {
+      ...counters,
+      pending: this.outbox.pending,
+      dropped: { ...dropped },
+      canary: this.canary?.stats() ?? null,
+    };
   }
 
   /**
@@ -122,6 +162,7 @@ export class SyncEngine {
    */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.canary?.stop();
     this.hook.detach();
     this.app?.removeListener('sync-in', this.syncInListener);
     this.outbox.flushAll();
@@ -154,6 +195,7 @@ export class SyncEngine {
 
   /** Serializes the event and hands it to the outbox. Never throws into the service's emit. */
   private publish(path: string, event: string, data: unknown, context: unknown): void {
+    if (this.routing && !this.routing.allows(path)) return;
     if (this.closed) {
       this.counters.publishFailed++;
       return;
@@ -211,6 +253,32 @@ export class SyncEngine {
     this.options.onGap({ origin: '*', missing });
   }
 
+  /** A trusted canary: ours proves the receive path; another's may settle a loss the log reported. */
+  private canaryArrived(stamp: SyncOrigin & { canary: number }): void {
+    if (stamp.origin === this.options.instanceId) return this.canary?.arrived(stamp);
+    // The log counted these canaries among the messages it lost: they were no events.
+    const canaries = Math.min(
+      this.peerCanaries.seen(stamp.origin, stamp.epoch, stamp.canary),
+      this.unattributed,
+    );
+    this.unattributed -= canaries;
+    this.counters.missed -= canaries;
+  }
+
+  /** Canary `n` through the outbox, naming a service this instance syncs (none yet: no beat). */
+  private sendCanary(n: number): boolean {
+    const services = this.app?.services ?? {};
+    const path = Object.keys(services).find((name) => !this.routing || this.routing.allows(name));
+    if (path === undefined || this.closed) return false;
+    try {
+      this.outbox.pushCanary(this.codec.encodeCanary(n, path));
+      return true;
+    } catch (error) {
+      this.warnings.warn('canary', `The canary could not be serialized: ${errorText(error)}`);
+      return false;
+    }
+  }
+
   private emitSyncOut(payload: string | Uint8Array): void {
     const app = this.app;
     if (app && (typeof app.listenerCount !== 'function' || app.listenerCount('sync-out') > 0)) {
@@ -228,6 +296,13 @@ export class SyncEngine {
     this.status = status;
     if (previous === 'ready' && status !== 'ready') this.counters.disconnects++;
     this.outbox.setReady(status === 'ready');
-    this.options.onStatus(status, error);
+    this.canary?.transportReady(status === 'ready');
+    this.report(error);
+  }
+
+  /** The transport's status, or `stale` while it is ready and the canary does not come back. */
+  private report(error?: Error): void {
+    const stale = this.status === 'ready' && this.canary?.stale === true;
+    this.options.onStatus(stale ? 'stale' : this.status, error);
   }
 }

@@ -1,3 +1,4 @@
+import type { CanaryStats } from './canary.js';
 import { DROP_REASONS, type DropReason } from './envelope.types.js';
 
 /** Counters returned by `SyncService.stats()`. All start at 0 and only grow, except `pending`. */
@@ -10,6 +11,8 @@ export interface SyncStats {
   emitted: number;
   /** This instance's own messages coming back, ignored (the origin emitted them at once). */
   echoes: number;
+  /** Events from other instances not emitted: their service is left out by the `services` option. */
+  filtered: number;
   /** Messages seen twice (same origin and sequence), ignored. */
   duplicates: number;
   /** Messages from another instance that never arrived, detected by its sequence numbers. */
@@ -22,10 +25,12 @@ export interface SyncStats {
   disconnects: number;
   /** Inbound messages refused, by reason. */
   dropped: Record<DropReason, number>;
+  /** The canary (see `heartbeatMs`), never counted above; null when it is off. */
+  canary: CanaryStats | null;
 }
 
 /** The counters the engine's parts write to; `pending` is computed when asked. */
-export type SyncCounters = Omit<SyncStats, 'pending'>;
+export type SyncCounters = Omit<SyncStats, 'pending' | 'canary'>;
 
 export function createCounters(): SyncCounters {
   return {
@@ -33,6 +38,7 @@ export function createCounters(): SyncCounters {
     received: 0,
     emitted: 0,
     echoes: 0,
+    filtered: 0,
     duplicates: 0,
     missed: 0,
     publishFailed: 0,

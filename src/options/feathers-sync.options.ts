@@ -6,6 +6,8 @@ import type {
   SyncTransport,
   SyncTransportClass,
 } from '../transports/sync-transport.js';
+import type { SyncDirection } from '../core/routing.js';
+import type { ServiceRoutingOptions } from './routing-options.js';
 import type { SigningOptions } from './signing-options.js';
 import type {
   AmqpTransportOptions,
@@ -84,6 +86,23 @@ export interface FeathersSyncOptions {
    * with an unknown key, altered, replayed or older than `maxAgeMs`. See the README's "Security".
    */
   signing?: SigningOptions;
+  /**
+   * Which services sync, on both sides: an event of a service left out is not published, and not
+   * emitted when it arrives from another instance. Paths or RegExps. Default: every service.
+   */
+  services?: ServiceRoutingOptions;
+  /**
+   * `both` (default). `publish`: this instance only sends (a queue consumer, a cron); it opens no
+   * subscription, consumer or log reader. `subscribe`: it only listens (a socket gateway); its
+   * events stay local.
+   */
+  direction?: SyncDirection;
+  /**
+   * The canary: every `heartbeatMs` the instance publishes a small message and checks that it comes
+   * back through its own subscription; none back for 3 intervals makes the status `stale`.
+   * `0` turns it off. Default 5000.
+   */
+  heartbeatMs?: number;
   /** Redis settings (`redis://`, `rediss://`). */
   redis?: RedisTransportOptions;
   /** AMQP settings (`amqp://`, `amqps://`). */

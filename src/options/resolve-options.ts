@@ -8,6 +8,7 @@ import { messages } from '../errors/sync.messages.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_HEARTBEAT_MS,
   DEFAULT_KEY,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_PENDING,
@@ -23,6 +24,7 @@ import type {
 } from '../transports/sync-transport.js';
 import { fail, numberOption } from './checks.js';
 import type { FeathersSyncOptions } from './feathers-sync.options.js';
+import { resolveDirection, resolveRouting } from './routing-options.js';
 import { resolveSigning } from './signing-options.js';
 import {
   resolveAmqpSettings,
@@ -48,6 +50,8 @@ export interface ResolvedSyncOptions {
   /** Takes the uri's and the client options' credentials out of any text (the logger applies it). */
   scrubber: SecretScrubber;
   delivery: SyncDelivery;
+  /** False for a publish-only instance: the transport opens no subscription. */
+  subscribe: boolean;
   retention: Retention;
   engine: Omit<SyncEngineOptions, 'onStatus' | 'onGap'>;
   /** Each built-in transport's settings; the factory hands the one its scheme needs to it. */
@@ -101,6 +105,11 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
   const logger = scrubbedLogger(toSyncLogger(options.logger, 'FeathersSyncModule'), (text) =>
     scrubber.text(text),
   );
+  const direction = resolveDirection(options.direction);
+  const routing = resolveRouting(options.services);
+  const heartbeatMs = numberOption('heartbeatMs', options.heartbeatMs, DEFAULT_HEARTBEAT_MS, {
+    allowZero: true,
+  });
   const retention = resolveRetention(options.retention);
   const closeTimeout = numberOption('closeTimeout', options.closeTimeout, DEFAULT_CLOSE_TIMEOUT);
   const maxMessageSize = numberOption(
@@ -119,9 +128,13 @@ export function resolveOptions(options: FeathersSyncOptions): ResolvedSyncOption
     logger,
     scrubber,
     delivery,
+    subscribe: direction !== 'publish',
     retention,
     engine: {
       delivery,
+      direction,
+      routing,
+      heartbeatMs,
       instanceId,
       // A random id is new at every start already; a fixed one needs the start told apart.
       epoch: options.instanceId === undefined ? undefined : newEpoch(),

@@ -1,6 +1,12 @@
 /** Connection state a transport reports. `ready` means the subscription is live. */
 export type TransportStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
 
+/**
+ * The module's status: the transport's, or `stale` while the transport is ready but this
+ * instance's canary stopped coming back (connected, yet not receiving).
+ */
+export type SyncStatus = TransportStatus | 'stale';
+
 export type StatusListener = (status: TransportStatus, error?: Error) => void;
 
 /**

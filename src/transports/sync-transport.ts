@@ -71,6 +71,11 @@ export interface SyncTransportContext<Settings = undefined> {
    * this instance stopped after a disconnect; `publish()` settles once the broker stored it.
    */
   delivery: SyncDelivery;
+  /**
+   * `false` for a publish-only instance (`direction: 'publish'`): open no subscription, consumer or
+   * log reader, and report `ready` once publishing works. Absent means `true`.
+   */
+  subscribe?: boolean;
   /** The transport's own settings, validated and with defaults applied (undefined for custom ones). */
   settings: Settings;
 }

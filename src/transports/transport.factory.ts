@@ -86,6 +86,7 @@ export async function createTransport(options: ResolvedSyncOptions): Promise<Syn
     logger: options.logger,
     closeTimeout: options.closeTimeout,
     delivery: options.delivery,
+    subscribe: options.subscribe,
     settings: undefined,
   };
   const custom = options.transport;

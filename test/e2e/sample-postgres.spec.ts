@@ -82,7 +82,7 @@ if (reason && process.env.CI === 'true') {
     const message = (await created.json()) as { id: number };
 
     const health = await waitForHealth(two, 200);
-    expect(health.body).toMatchObject({ store: 'postgres' });
+    expect(health.body).toMatchObject({ details: { instance: { store: 'postgres' } } });
     const listed = (await (await fetch(`${two}/messages`)).json()) as unknown[];
     expect(listed).toContainEqual(
       expect.objectContaining({ id: message.id, text: 'stored in PostgreSQL' }),

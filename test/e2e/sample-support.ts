@@ -166,9 +166,22 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
+/** A terminus answer: `instance` (name, store) and `sync` (FeathersSyncHealthIndicator). */
 export interface Health {
   status: number;
-  body: { status: string; instance: string; store: string; sync: { status: string; type: string } };
+  body: {
+    status: 'ok' | 'error';
+    details: {
+      instance: { status: string; name: string; store: string };
+      sync: {
+        status: string;
+        transport: string;
+        syncStatus: string;
+        disconnects: number;
+        canaryRoundTripMs: number | null;
+      };
+    };
+  };
 }
 
 export async function getHealth(url: string): Promise<Health> {

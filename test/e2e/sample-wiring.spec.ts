@@ -47,7 +47,7 @@ describe('sample app: Nest and Feathers on one server', () => {
     const health = await waitForHealth(url, 200);
     expect(health.body).toMatchObject({
       status: 'ok',
-      sync: { type: 'cluster', status: 'ready' },
+      details: { sync: { status: 'up', transport: 'cluster', syncStatus: 'ready' } },
     });
   });
 

@@ -1,5 +1,6 @@
 import { SYNC as FEATHERS_SYNC_SYMBOL } from 'feathers-sync';
 import { isSyncedEvent } from '../../src';
+import { CANARY_EVENT } from '../../src/core/canary';
 import { BROKERS, describeWithBroker, uniqueKey, type BrokerName } from '../support/brokers';
 import { recordEvents, sleep, waitFor, type TestApp } from '../support/feathers-app';
 import { closePeer, startFeathersSyncPeer } from '../support/feathers-sync-peer';
@@ -107,6 +108,37 @@ for (const broker of BROKERS_UNDER_TEST) {
       await waitFor(() => theirs.length >= 1, 'the synced event');
       await sleep(300);
       expect(theirs.map((r) => r.data.text)).toEqual(['travels']);
+    });
+
+    it('the canary runs beside feathers-sync peers: they emit it where nobody listens, and never throw', async () => {
+      const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      try {
+        const fast = await startInstance({ uri: BROKERS[broker], key, heartbeatMs: 200 });
+        instances.push(fast);
+        await fast.sync.ready;
+        const theirs = recordEvents(peer!, 'todos', ['created', 'patched', 'custom']);
+        // Only a listener on the canary's own event name hears it on the peer.
+        const canaries = recordEvents(peer!, 'todos', [CANARY_EVENT]);
+        await waitFor(() => (fast.sync.stats().canary?.returned ?? 0) >= 5, 'five canaries back');
+        await waitFor(() => canaries.length >= 5, 'the peer saw five canaries', 15_000);
+        expect(canaries[0].data).toBeNull();
+        expect(canaries[0].context).toBeUndefined();
+
+        // The peer is unharmed (feathers-sync's NATS loop ends, its AMQP connection closes and
+        // its Redis client reports an error on any throw): events still flow both ways.
+        const ours = recordEvents(fast.app, 'todos', ['created']);
+        await fast.app.service('todos').create({ text: 'to the peer' });
+        await waitFor(() => theirs.length >= 1, 'our event on the peer', 15_000);
+        await peer!.service('todos').create({ text: 'from the peer' });
+        await waitFor(() => ours.length >= 2, 'the peer’s event on ours', 15_000);
+        // feathers-sync emits its own events once they come back from the broker.
+        await waitFor(() => theirs.length >= 2, 'the peer’s own event on the peer', 15_000);
+        expect(theirs.map((r) => r.data.text).sort()).toEqual(['from the peer', 'to the peer']);
+        expect(errors).not.toHaveBeenCalled();
+        expect(Object.values(fast.sync.stats().dropped).every((n) => n === 0)).toBe(true);
+      } finally {
+        errors.mockRestore();
+      }
     });
   });
 }

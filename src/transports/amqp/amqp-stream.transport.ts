@@ -26,8 +26,10 @@ const ignore = (): void => undefined;
 
 interface Live {
   model: ChannelModel;
-  consumerTag: string;
-  reader: StreamReader;
+  channel: ConfirmChannel;
+  /** Absent on a publish-only instance: it declares the stream and publishes, never reads. */
+  consumerTag?: string;
+  reader?: StreamReader;
   /** Ids of the messages RabbitMQ returned as unroutable on this channel: their confirm is a refusal. */
   returned: Set<string>;
 }
@@ -116,8 +118,7 @@ export class AmqpStreamTransport implements SyncTransport {
     }
     const body = typeof payload === 'string' ? Buffer.from(payload) : toBuffer(payload);
     const messageId = String(++this.published);
-    const { returned } = live;
-    const { channel } = live.reader;
+    const { returned, channel } = live;
     const { promise, settle } = this.confirms.add();
     try {
       channel.publish(
@@ -167,6 +168,11 @@ export class AmqpStreamTransport implements SyncTransport {
     await channel.assertExchange(key, 'fanout', { durable: false });
     await channel.assertQueue(this.stream, { durable: true, arguments: this.streamArguments });
     await channel.bindQueue(this.stream, key, '');
+    if (this.context.subscribe === false) {
+      if (this.connection.closing) throw new Error('the AMQP transport is closing');
+      this.live = { model, channel, returned };
+      return;
+    }
     // Stream consumers must have a prefetch and acknowledge (RabbitMQ refuses them otherwise).
     await channel.prefetch(settings.streamPrefetch);
     const end = await probeStreamEnd(channel, this.stream);
@@ -178,7 +184,7 @@ export class AmqpStreamTransport implements SyncTransport {
     );
     if (reader.retired) throw new Error(`the stream "${this.stream}" starts over`);
     if (this.connection.closing) throw new Error('the AMQP transport is closing');
-    this.live = { model, consumerTag, reader, returned };
+    this.live = { model, channel, consumerTag, reader, returned };
   }
 
   /**
@@ -253,7 +259,7 @@ export class AmqpStreamTransport implements SyncTransport {
 
   /** Publishing and reading stop on the live session; its unconfirmed messages fail with it. */
   private retire(): void {
-    this.live?.reader.retire();
+    this.live?.reader?.retire();
     this.live = undefined;
   }
 
@@ -273,9 +279,9 @@ export class AmqpStreamTransport implements SyncTransport {
     await this.connection.end(deadline);
   }
 
-  private async stopConsuming({ reader, consumerTag }: Live): Promise<void> {
-    await reader.channel.cancel(consumerTag).catch(ignore);
-    reader.flush();
-    await reader.channel.close();
+  private async stopConsuming({ channel, reader, consumerTag }: Live): Promise<void> {
+    if (consumerTag !== undefined) await channel.cancel(consumerTag).catch(ignore);
+    reader?.flush();
+    await channel.close();
   }
 }

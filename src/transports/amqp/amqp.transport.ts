@@ -18,7 +18,8 @@ const ignore = (): void => undefined;
 interface Live {
   model: ChannelModel;
   channel: Channel;
-  consumerTag: string;
+  /** Absent on a publish-only instance: no queue, no consumer. */
+  consumerTag?: string;
   onDrain: () => void;
 }
 
@@ -100,6 +101,17 @@ export class AmqpTransport implements SyncTransport {
     );
     // Exactly feathers-sync's declaration: any other argument makes RabbitMQ refuse one side (406).
     await channel.assertExchange(key, 'fanout', { durable: false });
+    const consumerTag =
+      this.context.subscribe === false ? undefined : await this.consume(model, channel);
+    if (this.connection.closing) throw new Error('the AMQP transport is closing');
+    const onDrain = () => this.drained(channel);
+    channel.on('drain', onDrain);
+    this.live = { model, channel, consumerTag, onDrain };
+  }
+
+  /** Our queue, bound to the exchange, and its consumer. */
+  private async consume(model: ChannelModel, channel: Channel): Promise<string> {
+    const { key } = this.context;
     // In a cluster, a durable queue whose node is down cannot be declared (404) until that node
     // is back: start afresh with another queue rather than wait.
     const { queue } = await channel
@@ -112,10 +124,7 @@ export class AmqpTransport implements SyncTransport {
     const { consumerTag } = await channel
       .consume(queue, (message) => this.deliver(model, message), { noAck: true, exclusive: true })
       .catch((error: unknown) => this.renameQueueOn(403, error));
-    if (this.connection.closing) throw new Error('the AMQP transport is closing');
-    const onDrain = () => this.drained(channel);
-    channel.on('drain', onDrain);
-    this.live = { model, channel, consumerTag, onDrain };
+    return consumerTag;
   }
 
   /** The session broke without its connection: close the connection, recovery builds a new one. */
@@ -188,8 +197,10 @@ export class AmqpTransport implements SyncTransport {
   }
 
   private async stopConsuming({ channel, consumerTag }: Live): Promise<void> {
-    await channel.cancel(consumerTag).catch(ignore);
-    if (this.queueName) await channel.deleteQueue(this.queueName).catch(ignore);
+    if (consumerTag !== undefined) {
+      await channel.cancel(consumerTag).catch(ignore);
+      if (this.queueName) await channel.deleteQueue(this.queueName).catch(ignore);
+    }
     await channel.close();
     // RabbitMQ had every publish before the close: they are sent.
     this.drained(channel);

@@ -81,6 +81,7 @@ export class ClusterTransport implements SyncTransport {
   private silentSince = 0;
   private warned = false;
   private closing = false;
+  private readonly subscribes: boolean;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly onMessage = (message: unknown) => this.receive(message);
   private readonly onDisconnect = () => {
@@ -94,6 +95,7 @@ export class ClusterTransport implements SyncTransport {
     this.send = send;
     this.key = context.key;
     this.logger = context.logger;
+    this.subscribes = context.subscribe !== false;
   }
 
   open(handlers: SyncTransportHandlers): void {
@@ -102,7 +104,9 @@ export class ClusterTransport implements SyncTransport {
     process.on('message', this.onMessage);
     process.on('disconnect', this.onDisconnect);
     this.silentSince = Date.now();
-    this.subscribe();
+    // Publish-only: the primary relays to subscribers only; this worker just sends.
+    if (this.subscribes) this.subscribe();
+    else queueMicrotask(() => this.status.ready());
   }
 
   publish(payload: Uint8Array | string): Promise<void> {
@@ -123,7 +127,7 @@ export class ClusterTransport implements SyncTransport {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.retryTimer);
-    if (process.connected) {
+    if (process.connected && this.subscribes) {
       await this.track(frame({ t: 'unsubscribe', key: this.key, sub: this.sub })).catch(
         () => undefined,
       );

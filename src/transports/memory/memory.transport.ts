@@ -21,19 +21,23 @@ const buses = new Map<string, Set<Subscriber>>();
 export class MemoryTransport implements SyncTransport {
   readonly type = 'memory';
   private readonly key: string;
+  private readonly subscribes: boolean;
   private readonly status = new StatusReporter();
   private subscriber?: Subscriber;
 
   constructor(context: SyncTransportContext<unknown>) {
     this.key = context.key;
+    this.subscribes = context.subscribe !== false;
   }
 
   open(handlers: SyncTransportHandlers): void {
     this.status.attach((status, error) => handlers.status(status, error));
-    this.subscriber = (payload) => handlers.message(payload);
-    let bus = buses.get(this.key);
-    if (!bus) buses.set(this.key, (bus = new Set()));
-    bus.add(this.subscriber);
+    if (this.subscribes) {
+      this.subscriber = (payload) => handlers.message(payload);
+      let bus = buses.get(this.key);
+      if (!bus) buses.set(this.key, (bus = new Set()));
+      bus.add(this.subscriber);
+    }
     queueMicrotask(() => this.status.ready());
   }
 

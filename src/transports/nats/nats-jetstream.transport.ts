@@ -21,6 +21,7 @@ import {
   serverTooOld,
   streamConfigOf,
 } from './jetstream-stream.js';
+import type { NatsClient } from './nats-client.js';
 import { NatsLink } from './nats-link.js';
 import { isNoResponders } from './nats-errors.js';
 
@@ -194,16 +195,9 @@ export class NatsJetStreamTransport implements SyncTransport {
       }
       this.adjusted = true;
       this.placeCursor(info);
-      const previous = this.reader;
-      const reader = new StreamReader(wanted.name, {
-        message: (msg) => this.deliver(reader, msg),
-        ended: (error) => this.readerEnded(reader, error),
-      });
-      this.reader = reader;
-      // The consumer of the previous reader outlived the drop on the server: delete it now.
-      if (previous) void previous.remove(jsm);
-      await reader.start(client, connection, jsm, this.cursor + 1);
-      if (!valid()) return void reader.remove(jsm);
+      if (this.context.subscribe !== false)
+        await this.startReader(client, connection, jsm, wanted.name, valid);
+      if (!valid()) return;
       this.jsm = jsm;
       this.js = client.jetstream(connection, { timeout: PUBLISH_TIMEOUT_MS });
       this.setupFailures = 0;
@@ -212,6 +206,26 @@ export class NatsJetStreamTransport implements SyncTransport {
     } catch (error) {
       if (valid()) this.setupFailed(permissionError(error, key) ?? asError(error));
     }
+  }
+
+  /** Publish-only instances have none: the consumer that reads the stream from the cursor. */
+  private async startReader(
+    client: NatsClient,
+    connection: NatsConnection,
+    jsm: JetStreamManager,
+    stream: string,
+    valid: () => boolean,
+  ): Promise<void> {
+    const previous = this.reader;
+    const reader = new StreamReader(stream, {
+      message: (msg) => this.deliver(reader, msg),
+      ended: (error) => this.readerEnded(reader, error),
+    });
+    this.reader = reader;
+    // The consumer of the previous reader outlived the drop on the server: delete it now.
+    if (previous) void previous.remove(jsm);
+    await reader.start(client, connection, jsm, this.cursor + 1);
+    if (!valid()) void reader.remove(jsm);
   }
 
   /** Where reading starts: the end at the first setup, the cursor after a drop, 0 on a new stream. */

@@ -12,6 +12,8 @@ import type {
 import { NatsLink } from './nats-link.js';
 
 const ignore = (): void => undefined;
+/** How often a subscription the server revoked (a permission taken away) is asked for again. */
+const RESUBSCRIBE_MS = 2_000;
 
 /**
  * `nats://` over nats.js, as feathers-sync 3.x does it on the wire: subject `<key>`, the serialized
@@ -30,6 +32,7 @@ export class NatsTransport implements SyncTransport {
   private readonly link: NatsLink;
   private handlers?: SyncTransportHandlers;
   private resumeTimer?: NodeJS.Timeout;
+  private resubscribeTimer?: NodeJS.Timeout;
   private closed?: Promise<void>;
   /** The round trip that acknowledges this turn's publishes, shared by all of them. */
   private turnFlush?: Promise<void>;
@@ -69,12 +72,15 @@ export class NatsTransport implements SyncTransport {
 
   private async shutdown(): Promise<void> {
     clearTimeout(this.resumeTimer);
+    clearTimeout(this.resubscribeTimer);
     // drain() UNSUBs first, then a PING round trip behind every PUB already queued.
     await this.link.close(new Deadline(this.context.closeTimeout));
     this.status.closed();
   }
 
   private subscribe(connection: NatsConnection): void {
+    // Publish-only: no subscription; the PING round trip in confirm() still proves the link.
+    if (this.context.subscribe === false) return;
     try {
       connection.subscribe(this.context.key, {
         callback: (error, msg) => this.deliver(error, msg),
@@ -108,6 +114,22 @@ export class NatsTransport implements SyncTransport {
     }, ignore);
   }
 
+  private resubscribeLater(): void {
+    if (this.resubscribeTimer || this.closed) return;
+    this.resubscribeTimer = setTimeout(() => {
+      this.resubscribeTimer = undefined;
+      const connection = this.link.activeConnection;
+      if (this.closed) return;
+      if (!connection) return this.resubscribeLater();
+      try {
+        this.subscribe(connection);
+      } catch {
+        // Logged by subscribe(); the next refusal or reconnect tries again.
+      }
+    }, RESUBSCRIBE_MS);
+    this.resubscribeTimer.unref();
+  }
+
   private drop(error?: Error): void {
     clearTimeout(this.resumeTimer);
     this.resumeTimer = undefined;
@@ -120,6 +142,9 @@ export class NatsTransport implements SyncTransport {
         'subscription',
         `The NATS subscription on "${this.context.key}" failed: ${error.message}`,
       );
+      // nats.js closes a subscription the server refused (permissions changed on a live
+      // connection): ask again until it is allowed, or the instance stays deaf while connected.
+      if (error.isPermissionError()) this.resubscribeLater();
       return;
     }
     try {

@@ -100,6 +100,24 @@ export class RedisStreamTransport implements SyncTransport {
       this.context.settings,
     );
     this.ownsPublisher = owned;
+    this.publisher = publisher;
+    const remember = (error: Error) => {
+      this.lastError = tellingError(this.lastError, connectionError(error, 'redis', this.scrubber));
+      this.update();
+    };
+    const { maxAgeMs } = this.context.settings.retention;
+    this.trimTimer = setInterval(() => void this.applyAgeLimit(), trimInterval(maxAgeMs));
+    this.trimTimer.unref();
+    const joined = new Promise<void>((resolve, reject) => (this.opened = { resolve, reject }));
+    this.watch(publisher, remember);
+
+    if (this.context.subscribe === false) {
+      // Publish-only: no reader, no place in the log; ready (and open) once XADD can go out.
+      publisher.on('ready', () => this.settleOpen());
+      connectClient(publisher).catch(() => this.settleOpen());
+      await joined;
+      return;
+    }
     const reader = duplicateClient(publisher, {
       enableAutoPipelining: false,
       // A read waits through an outage and is re-sent after a reconnect (with the same cursor)
@@ -112,28 +130,20 @@ export class RedisStreamTransport implements SyncTransport {
       blockingTimeoutGrace: BLOCK_GRACE_MS,
       socketTimeout: BLOCK_MS + BLOCK_GRACE_MS + 2_000,
     });
-    this.publisher = publisher;
     this.reader = reader;
-    const remember = (error: Error) => {
-      this.lastError = tellingError(this.lastError, connectionError(error, 'redis', this.scrubber));
-      this.update();
-    };
-    for (const client of [publisher, reader]) {
-      client.on('error', remember);
-      client.on('close', () => this.update());
-      client.on('ready', () => this.update());
-    }
+    this.watch(reader, remember);
     reader.on('ready', () => this.wake?.());
 
-    const { maxAgeMs } = this.context.settings.retention;
-    this.trimTimer = setInterval(() => void this.applyAgeLimit(), trimInterval(maxAgeMs));
-    this.trimTimer.unref();
-
-    const joined = new Promise<void>((resolve, reject) => (this.opened = { resolve, reject }));
     connectClient(publisher).catch(() => undefined);
     connectClient(reader).catch(() => this.settleOpen());
     this.reading = this.readLoop();
     await joined;
+  }
+
+  private watch(client: RedisClient, remember: (error: Error) => void): void {
+    client.on('error', remember);
+    client.on('close', () => this.update());
+    client.on('ready', () => this.update());
   }
 
   publish(payload: Uint8Array | string): Promise<unknown> {
@@ -247,8 +257,11 @@ export class RedisStreamTransport implements SyncTransport {
   /** Ready once the reader has its place in the log and both connections are up. */
   private update(): void {
     if (this.closing) return;
-    const up = this.publisher?.status === 'ready' && this.reader?.status === 'ready';
-    if (up && this.cursor.position !== undefined) {
+    const publishing = this.publisher?.status === 'ready';
+    const reading =
+      this.context.subscribe === false ||
+      (this.reader?.status === 'ready' && this.cursor.position !== undefined);
+    if (publishing && reading) {
       this.status.ready();
     } else {
       this.status.dropped(this.lastError);

@@ -23,7 +23,7 @@ import type {
  * `redis://` and `rediss://` over ioredis, as feathers-sync does it on the wire: `PUBLISH <key>`
  * on one connection, `SUBSCRIBE <key>` on a second (a subscribed connection cannot publish).
  * ioredis reconnects both without a give-up limit; the subscription is renewed on every `ready`.
- * The transport is `ready` while both connections are.
+ * The transport is `ready` while both connections are (a publish-only one opens the first only).
  */
 export class RedisTransport implements SyncTransport {
   readonly type = 'redis';
@@ -47,9 +47,7 @@ export class RedisTransport implements SyncTransport {
     const { uri, key, settings } = this.context;
     const { client: publisher, owned } = openPublisher(ioredis, uri, settings);
     this.ownsPublisher = owned;
-    const subscriber = duplicateClient(publisher, { enableAutoPipelining: false });
     this.publisher = publisher;
-    this.subscriber = subscriber;
 
     // Every client gets an error listener, or ioredis prints unhandled errors; the status carries it.
     const remember = (error: Error) => {
@@ -57,9 +55,15 @@ export class RedisTransport implements SyncTransport {
       this.update();
     };
     publisher.on('error', remember);
-    subscriber.on('error', remember);
     publisher.on('ready', () => this.update());
     publisher.on('close', () => this.update());
+    connectClient(publisher).catch(() => undefined);
+    // Publish-only: no second connection, no subscription.
+    if (this.context.subscribe === false) return;
+
+    const subscriber = duplicateClient(publisher, { enableAutoPipelining: false });
+    this.subscriber = subscriber;
+    subscriber.on('error', remember);
     subscriber.on('close', () => {
       this.subscribed = false;
       this.update();
@@ -70,7 +74,6 @@ export class RedisTransport implements SyncTransport {
     });
 
     // A rejected first attempt is not final: ioredis keeps retrying and `ready` fires later.
-    connectClient(publisher).catch(() => undefined);
     connectClient(subscriber).catch(() => undefined);
   }
 
@@ -110,7 +113,8 @@ export class RedisTransport implements SyncTransport {
   /** Ready while the subscription is live and the publisher connected; else why not. */
   private update(): void {
     if (this.closing) return;
-    if (this.subscribed && this.publisher?.status === 'ready') {
+    const listening = this.subscribed || this.context.subscribe === false;
+    if (listening && this.publisher?.status === 'ready') {
       this.lastError = undefined;
       this.status.ready();
     } else {

@@ -123,6 +123,11 @@ export class NatsServer {
     await this.run();
   }
 
+  /** `nats-server --signal reload`: the server reads its config file again (clients stay connected). */
+  reload(): void {
+    this.process?.kill('SIGHUP');
+  }
+
   /** Stops the process and removes the store it made. */
   async dispose(): Promise<void> {
     await this.stop('SIGTERM');
