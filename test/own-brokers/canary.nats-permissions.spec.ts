@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import type { SyncDelivery } from '../../src';
+import type { NatsClientName } from '../../src/options/transport-options';
 import { uniqueKey } from '../support/brokers';
 import { sleep, waitFor } from '../support/feathers-app';
 import { closeAll, startInstance, type Instance } from '../support/instances';
+import { NATS_CLIENTS } from '../support/nats-clients';
 import { NatsServer } from '../support/processes/nats-server';
 import { capturingLogger, recordStatuses } from '../support/status-log';
 
@@ -42,14 +44,14 @@ function config(key: string, jetstream: string | undefined, revoked?: Revoked): 
   );
 }
 
-const CASES: Array<[SyncDelivery, Revoked]> = [
-  ['broadcast', 'subscribe'],
-  ['recoverable', 'publish'],
-];
+const CASES: Array<[SyncDelivery, Revoked, NatsClientName]> = NATS_CLIENTS.flatMap((client) => [
+  ['broadcast', 'subscribe', client] as [SyncDelivery, Revoked, NatsClientName],
+  ['recoverable', 'publish', client] as [SyncDelivery, Revoked, NatsClientName],
+]);
 
 (hasNatsServer() || process.env.CI === 'true' ? describe.each(CASES) : describe.skip.each(CASES))(
-  'canary over nats (%s): the %s permission revoked on a live connection',
-  (delivery, revoked) => {
+  'canary over nats (%s): the %s permission revoked on a live connection, client %s',
+  (delivery, revoked, client) => {
     let server: NatsServer;
     let dir: string;
     let file: string;
@@ -76,6 +78,7 @@ const CASES: Array<[SyncDelivery, Revoked]> = [
         uri: `nats://sync:s3cret@127.0.0.1:${server.port}`,
         key,
         delivery,
+        nats: { client },
         heartbeatMs: HEARTBEAT_MS,
         logger,
       });

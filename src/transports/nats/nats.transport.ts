@@ -9,6 +9,7 @@ import type {
   SyncTransportContext,
   SyncTransportHandlers,
 } from '../sync-transport.js';
+import { isPermissionViolation } from './nats-errors.js';
 import { NatsLink } from './nats-link.js';
 
 const ignore = (): void => undefined;
@@ -142,9 +143,9 @@ export class NatsTransport implements SyncTransport {
         'subscription',
         `The NATS subscription on "${this.context.key}" failed: ${error.message}`,
       );
-      // nats.js closes a subscription the server refused (permissions changed on a live
+      // The client closes a subscription the server refused (permissions changed on a live
       // connection): ask again until it is allowed, or the instance stays deaf while connected.
-      if (error.isPermissionError()) this.resubscribeLater();
+      if (isPermissionViolation(error)) this.resubscribeLater();
       return;
     }
     try {
