@@ -4,6 +4,7 @@ import type { DropReason, SyncEnvelope, SyncOrigin } from './envelope.types.js';
 import { validateEnvelope, type Validated } from './envelope-shape.js';
 import { findForbiddenKey, hasForbiddenKey } from './forbidden-keys.js';
 import { toLean, toLeanStamp } from './lean-envelope.js';
+import { sentTwice, stringifyOnce, worthSplicing } from './send-once.js';
 import { Signer, type SigningSettings } from './signer.js';
 import { contextForWire, isHookContext } from './wire-context.js';
 
@@ -72,6 +73,17 @@ export class Codec {
     const stamp: SyncOrigin = { v: 1, origin: this.options.instanceId, seq };
     if (this.options.epoch !== undefined) stamp.epoch = this.options.epoch;
     if (this.signer) stamp.ts = Date.now();
+    if (
+      this.options.envelope === 'compatible' &&
+      this.options.jsonSerializer &&
+      sentTwice(data, wireContext) &&
+      worthSplicing(data as object)
+    ) {
+      const text = stringifyOnce(data, wireContext as Record<string, unknown>, (d, c) =>
+        compatibleEnvelope(stamp, event, path, d, c),
+      );
+      return this.signer ? this.signer.sign(text, true) : text;
+    }
     const envelope =
       this.options.envelope === 'lean'
         ? (toLean(
