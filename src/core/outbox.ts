@@ -39,6 +39,12 @@ interface Entry {
 const MAX_IN_FLIGHT_MESSAGES = 4096;
 const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 const MAX_BATCH_EVENTS = 512;
+/**
+ * Lean events from this many characters on leave unbatched: joining them does not pay. Measured
+ * (CPU of all instances per event against the raw client, Redis, 2 instances): batched 0.99x,
+ * 1.00x, 1.44x, 2.01x at 200 B, 1 KB, 4 KB, 10 KB; unbatched 1.48x, 1.38x, 1.33x, 1.56x.
+ */
+export const UNBATCHED_FROM = 2048;
 /** Recoverable delivery: how often a refused message is tried again, and the pause before each try. */
 const MAX_REFUSALS = 5;
 const REFUSAL_PAUSE_MS = 500;
@@ -83,8 +89,17 @@ export class Outbox {
 
   /** One serialized event. */
   push(payload: string | Uint8Array): void {
-    if (this.options.frame && typeof payload === 'string') {
-      this.addToBatch(payload);
+    const frame = this.options.frame;
+    if (frame && typeof payload === 'string') {
+      if (payload.length < UNBATCHED_FROM) {
+        this.addToBatch(payload);
+        return;
+      }
+      // A large event leaves alone (the frame of one part is the part itself, signed if need be),
+      // after the batch of the events before it, so order is kept.
+      this.flushBatch();
+      const alone = frame([payload]);
+      this.enqueue({ payload: alone, events: 1, bytes: byteLength(alone), refusals: 0 });
       return;
     }
     this.flushBatch();

@@ -233,6 +233,33 @@ for (const [broker, delivery] of TRANSPORTS.flatMap((b) =>
       expect(instances[0].sync.stats().published).toBe(1500);
     });
 
+    it('sends large lean events alone and small ones batched, in order, each once', async () => {
+      const key = uniqueKey('lean-large');
+      instances = await startInstances(2, { ...mode, key, envelope: 'lean' });
+      const log = recordEvents(instances[1].app, 'todos', ['custom']);
+      const sent: string[] = [];
+      instances[0].app.on('sync-out', (payload: string) => sent.push(payload));
+      const todos = instances[0].app.service('todos');
+      // One turn: small, small, large (10 KB), small, large, small.
+      const sizes = [10, 10, 10_000, 10, 10_000, 10];
+      sizes.forEach((size, n) => todos.emit('custom', { n, text: 'é'.repeat(size) }));
+      await waitFor(() => log.length === sizes.length, `${sizes.length} events`, 20_000);
+      await sleep(QUIET_MS);
+      expect(log.map((r) => [r.data.n, r.data.text.length])).toEqual(
+        sizes.map((size, n) => [n, size]),
+      );
+      // Each large one is a message of its own; the small ones around them are batched.
+      expect(sent).toHaveLength(5);
+      expect(sent.map((payload) => payload.length > 10_000)).toEqual([
+        false,
+        true,
+        false,
+        true,
+        false,
+      ]);
+      expect(instances[1].sync.stats()).toMatchObject({ received: 5, emitted: 6, duplicates: 0 });
+    });
+
     // Serializers whose output is not the envelope's own JSON: lean bursts must still arrive.
     const customSerializers = {
       'superjson-like': {
