@@ -90,7 +90,7 @@ export class Receiver {
       }
     }
     const app = this.parts.app();
-    const path = envelope.path.replace(/^\/+|\/+$/g, '');
+    const path = trimSlashes(envelope.path);
     const target = hook.lookup(path);
     if (!app || !target)
       return this.drop('unknownService', `no service at "${path}" on this instance`);
@@ -101,8 +101,14 @@ export class Receiver {
       );
     }
     const marker: SyncMarker = stamp ? { origin: stamp.origin, seq: stamp.seq } : {};
-    const context: Record<string, unknown> = envelope.context
-      ? { ...envelope.context }
+    const received = envelope.context;
+    // The decoded context is ours (a fresh deserializer result, or rebuilt from a lean envelope):
+    // completed in place. A copy of a parsed object with keys added after it cost more than the
+    // JSON.parse of the whole message; one the deserializer froze is still copied.
+    const context: Record<string, unknown> = received
+      ? Object.isExtensible(received)
+        ? received
+        : { ...received }
       : { path, event: envelope.event, result: envelope.data, params: {} };
     context.app = app;
     context.service = target.service;
@@ -125,4 +131,11 @@ export class Receiver {
       `Dropped a message from the broker (${reason}): ${detail}.`,
     );
   }
+}
+
+/** `/todos/` → `todos`, without a regular expression for the usual path that has no slash to trim. */
+function trimSlashes(path: string): string {
+  const last = path.length - 1;
+  if (last < 0 || (path.charCodeAt(0) !== 47 && path.charCodeAt(last) !== 47)) return path;
+  return path.replace(/^\/+|\/+$/g, '');
 }

@@ -260,6 +260,27 @@ for (const [broker, delivery] of TRANSPORTS.flatMap((b) =>
       expect(instances[1].sync.stats()).toMatchObject({ received: 5, emitted: 6, duplicates: 0 });
     });
 
+    it('delivers with a deserializer that returns frozen objects (the context is then copied)', async () => {
+      const freeze = (value: unknown): unknown => {
+        if (value !== null && typeof value === 'object') {
+          for (const inner of Object.values(value)) freeze(inner);
+          Object.freeze(value);
+        }
+        return value;
+      };
+      instances = await startInstances(2, {
+        ...mode,
+        key: uniqueKey('frozen'),
+        deserialize: (payload: string | Uint8Array) => freeze(JSON.parse(String(payload))),
+      });
+      const log = recordEvents(instances[1].app, 'todos', ['created']);
+      await instances[0].app.service('todos').create({ text: 'cold' });
+      await waitFor(() => log.length === 1, 'the event');
+      expect(log[0].data).toMatchObject({ text: 'cold' });
+      expect(log[0].context.sync.origin).toBe(instances[0].sync.instanceId);
+      expect(instances[1].sync.stats().dropped.listenerError).toBe(0);
+    });
+
     // Serializers whose output is not the envelope's own JSON: lean bursts must still arrive.
     const customSerializers = {
       'superjson-like': {
