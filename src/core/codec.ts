@@ -2,7 +2,7 @@ import { byteLength, exceedsBytes, startsWithBytes, toBuffer, toText } from '../
 import { errorText } from '../shared/errors.js';
 import type { DropReason, SyncEnvelope, SyncOrigin } from './envelope.types.js';
 import { validateEnvelope, type Validated } from './envelope-shape.js';
-import { findForbiddenKey, hasForbiddenKey } from './forbidden-keys.js';
+import { findForbiddenKey, hasForbiddenKeyInJson } from './forbidden-keys.js';
 import { toLean, toLeanStamp } from './lean-envelope.js';
 import { sentTwice, stringifyOnce, worthSplicing } from './send-once.js';
 import { Signer, type SigningSettings } from './signer.js';
@@ -166,7 +166,11 @@ export class Codec {
       };
     }
     // A JSON.parse result has no cycles or Maps: the fast check, and the slow one to name the key.
-    if (this.options.jsonDeserializer ? hasForbiddenKey(decoded) : findForbiddenKey(decoded)) {
+    if (
+      this.options.jsonDeserializer
+        ? hasForbiddenKeyInJson(input as string, decoded)
+        : findForbiddenKey(decoded)
+    ) {
       const forbidden = findForbiddenKey(decoded) ?? 'a forbidden key';
       return { ok: false, reason: 'forbiddenKey', detail: `it holds the key ${forbidden}` };
     }
