@@ -35,6 +35,12 @@ interface Entry {
   refusals: number;
 }
 
+/** Consecutive messages the transport answered with the same promise. */
+interface SettleGroup {
+  result: Promise<unknown>;
+  entries: number;
+}
+
 /** At most this much is handed to the transport and not yet settled: its own buffers stay small. */
 const MAX_IN_FLIGHT_MESSAGES = 4096;
 const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
@@ -71,9 +77,11 @@ export class Outbox {
   private batch: string[] = [];
   private batchBytes = 0;
   private batchTimer?: NodeJS.Immediate;
-  // Shared settle handlers: promises settle in call order, so each settles the oldest in flight.
-  private readonly settled = () => this.settle(undefined);
-  private readonly rejected = (error: unknown) => this.settle(error ?? new Error('rejected'));
+  /**
+   * The messages handed over last with one promise (promises settle in call order, so each group
+   * settles the oldest messages in flight).
+   */
+  private lastGroup?: SettleGroup;
 
   constructor(
     private readonly send: OutboxSend,
@@ -128,6 +136,7 @@ export class Outbox {
     this.waiting.drain();
     this.resend.drain();
     this.inFlight.drain();
+    this.lastGroup = undefined;
     this.waitingEvents = this.waitingBytes = this.inFlightEvents = this.inFlightBytes = 0;
     return lost;
   }
@@ -166,10 +175,10 @@ export class Outbox {
   /** Drops the oldest waiting messages until `entry` fits; if nothing waits, drops `entry`. */
   private makeRoom(entry: Entry): void {
     const { maxPending, maxPendingBytes } = this.options;
-    const fits = () =>
-      this.pending + entry.events <= maxPending &&
-      this.waitingBytes + this.inFlightBytes + entry.bytes <= maxPendingBytes;
-    while (!fits()) {
+    while (
+      this.pending + entry.events > maxPending ||
+      this.waitingBytes + this.inFlightBytes + entry.bytes > maxPendingBytes
+    ) {
       const oldest = this.resend.shift() ?? this.waiting.shift();
       if (!oldest) break;
       this.waitingEvents -= oldest.events;
@@ -214,7 +223,24 @@ export class Outbox {
     this.inFlight.push(entry);
     this.inFlightEvents += entry.events;
     this.inFlightBytes += entry.bytes;
-    result.then(this.settled, this.rejected);
+    // A transport that acknowledges a whole turn with one promise (NATS: one PING behind the
+    // turn's publishes) hands the same one back each time: one reaction settles them all.
+    const group = this.lastGroup;
+    if (group && group.result === result) {
+      group.entries++;
+      return;
+    }
+    const next: SettleGroup = { result, entries: 1 };
+    this.lastGroup = next;
+    result.then(
+      () => this.settleGroup(next, undefined),
+      (error: unknown) => this.settleGroup(next, error ?? new Error('rejected')),
+    );
+  }
+
+  private settleGroup(group: SettleGroup, error: unknown): void {
+    if (this.lastGroup === group) this.lastGroup = undefined;
+    for (let i = 0; i < group.entries; i++) this.settle(error);
   }
 
   private settle(error: unknown): void {

@@ -185,6 +185,41 @@ describe('Outbox', () => {
     expect(outbox.pending).toBe(5);
   });
 
+  it('settles every message a transport acknowledged with one shared promise (a turn), in order', async () => {
+    const turns: Array<{ resolve(): void; reject(error: Error): void }> = [];
+    const sent: string[] = [];
+    let shared: Promise<void> | undefined;
+    const { outbox, counters } = setup({}, (payload) => {
+      sent.push(String(payload));
+      if (!shared) {
+        shared = new Promise<void>((resolve, reject) => turns.push({ resolve, reject }));
+        queueMicrotask(() => (shared = undefined));
+      }
+      return shared;
+    });
+    outbox.setReady(true);
+    for (const n of ['1', '2', '3']) outbox.push(n);
+    await tick();
+    for (const n of ['4', '5']) outbox.push(n);
+    expect(turns).toHaveLength(2);
+    expect(outbox.pending).toBe(5);
+    turns[0].resolve();
+    await tick();
+    expect(counters.published).toBe(3);
+    expect(outbox.pending).toBe(2);
+    // The second turn is lost with the connection: both go again, in order, once it is back.
+    outbox.setReady(false);
+    turns[1].reject(new Error('connection lost'));
+    await tick();
+    expect(outbox.pending).toBe(2);
+    outbox.setReady(true);
+    expect(sent.slice(5)).toEqual(['4', '5']);
+    turns[2].resolve();
+    await tick();
+    expect(counters.published).toBe(5);
+    expect(outbox.pending).toBe(0);
+  });
+
   it('abandons what never made it and says how many events that was', () => {
     const { outbox } = setup();
     outbox.setReady(true);
