@@ -12,7 +12,7 @@ import {
   variantId,
 } from './protocol.js';
 
-export const MODES = ['throughput', 'latency', 'bytes', 'soak'] as const;
+export const MODES = ['throughput', 'latency', 'bytes', 'soak', 'restart'] as const;
 export type Mode = (typeof MODES)[number];
 
 /** A named set of our module's options, measured beside `ours` as the system `ours:<name>`. */
@@ -62,6 +62,8 @@ export interface BenchOptions {
   soakSeconds: number;
   soakWarmupSeconds: number;
   soakSampleSeconds: number;
+  /** Restart phase: how long the broker's port stays closed. */
+  restartDownSeconds: number;
   warmupEvents: number;
   bytesEvents: number;
   params: ParamsKind;
@@ -93,7 +95,8 @@ own process, and prints throughput, latency, bytes per event, CPU and memory, wi
   --broker <list>       redis,amqp,nats (default: all three)
   --instances <list>    instance counts (default: 2,4)
   --payload <list>      event sizes in bytes, k suffix allowed (default: 200,10k)
-  --mode <list>         throughput,latency,bytes or soak (default: throughput,latency,bytes)
+  --mode <list>         throughput,latency,bytes, or soak, or restart (default: throughput,latency,bytes)
+  --restart-down <s>    restart: seconds the broker's port stays closed (default: 3)
   --systems <list>      ours,feathers-sync,raw (default: all; soak: ours)
   --runs <n>            runs of every configuration; tables show medians (default: 3)
   --quick               one short run: 2 instances, 200 B, 1 run (under 2 minutes with the build)
@@ -199,6 +202,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     'duration',
     'soak-warmup',
     'soak-sample',
+    'restart-down',
     'ours-options',
     'variants',
     'no-chart',
@@ -221,6 +225,9 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
   const modes = oneOf('--mode', MODES, list(text('mode', 'modes') ?? 'throughput,latency,bytes'));
   if (modes.includes('soak') && modes.length > 1)
     throw new UsageError('--mode soak runs on its own');
+  if (modes.includes('restart') && modes.length > 1)
+    throw new UsageError('--mode restart runs on its own (it restarts brokers of its own)');
+  const restart = modes.includes('restart');
   const soak = modes.includes('soak');
   const systems = oneOf(
     '--systems',
@@ -255,10 +262,12 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
       BROKER_NAMES,
       list(text('broker', 'brokers') ?? (quick || soak ? 'redis' : BROKER_NAMES.join(','))),
     ),
-    instances: list(text('instances') ?? (quick || soak ? '2' : '2,4')).map((v) =>
+    instances: list(text('instances') ?? (quick || soak || restart ? '2' : '2,4')).map((v) =>
       positiveInt('--instances', v),
     ),
-    payloads: list(text('payload', 'payloads') ?? (quick || soak ? '200' : '200,10k')).map(size),
+    payloads: list(
+      text('payload', 'payloads') ?? (quick || soak || restart ? '200' : '200,10k'),
+    ).map(size),
     modes,
     systems,
     runs: positiveInt('--runs', text('runs') ?? (quick || soak ? '1' : '3')),
@@ -275,7 +284,9 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     params: oneOf('--params', PARAMS_KINDS, [text('params') ?? 'none'])[0],
     quick,
     resultsDir: resolve(text('results-dir') ?? join(repoRoot, 'bench', 'results')),
-    writeLatest: !quick && !soak && !given.has('no-latest') && text('results-dir') === undefined,
+    writeLatest:
+      !quick && !soak && !restart && !given.has('no-latest') && text('results-dir') === undefined,
+    restartDownSeconds: positiveNumber('--restart-down', text('restart-down') ?? '3'),
     report: text('report'),
     label: text('label'),
     oursOptions,
