@@ -74,7 +74,7 @@ async function handle(message: ParentMessage): Promise<void> {
     case 'drive':
       return startDriving();
     case 'report':
-      return report();
+      return report(message.after);
     case 'stop':
       return stop();
   }
@@ -236,7 +236,7 @@ function finishPhase(): PhaseState | undefined {
   return state;
 }
 
-async function report(): Promise<void> {
+async function report(after?: number): Promise<void> {
   const state = finishPhase();
   const own = tracker;
   if (!state || !own || !system || !config) throw new Error('no phase armed');
@@ -276,6 +276,7 @@ async function report(): Promise<void> {
     unhandledRejections,
     syncStats: system.stats(),
     profile,
+    firstAfter: after === undefined ? undefined : own.firstArrivalAfter(after),
   };
   tracker = undefined;
   send({ ev: 'report', report: result });

@@ -32,7 +32,9 @@ import type {
   SystemId,
   SystemName,
 } from './protocol.js';
-import { baseSystem } from './protocol.js';
+import { OwnBroker } from './own-broker.js';
+import { baseSystem, now } from './protocol.js';
+import { restartTable } from './restart.js';
 import {
   aggregate,
   bytesLabel,
@@ -46,6 +48,7 @@ import {
   tables,
   type MeasuredPhase,
   type PhaseResult,
+  type RestartResult,
   type TrialResult,
 } from './report.js';
 
@@ -223,6 +226,8 @@ async function runPhase(
   options: BenchOptions,
   settings: Partial<PhaseSpec> & { count: number },
   idleMs: number,
+  /** The restart phase: each instance also reports its first arrival at or after this time. */
+  reportAfter?: () => number | undefined,
 ): Promise<{ spec: PhaseSpec; sender: SenderReport; reports: InstanceReport[] }> {
   const spec: PhaseSpec = {
     id: ++phaseCounter,
@@ -269,7 +274,9 @@ async function runPhase(
   if (senderError || !sender) throw senderError ?? new Error('the sender did not report');
   const reports = await Promise.all(
     instances.map((i) =>
-      i.request({ cmd: 'report' }, 'report', COMMAND_TIMEOUT_MS).then((m) => m.report),
+      i
+        .request({ cmd: 'report', after: reportAfter?.() }, 'report', COMMAND_TIMEOUT_MS)
+        .then((m) => m.report),
     ),
   );
   return { spec, sender, reports };
@@ -289,12 +296,15 @@ async function runTrial(setup: TrialSetup, options: BenchOptions): Promise<Trial
     phases: {},
   };
   const soak = options.modes.includes('soak');
+  const restart = options.modes.includes('restart');
   const variant = options.variants.find((v) => `ours:${v.name}` === system);
+  let own: OwnBroker | undefined;
   const key =
     `bench-${setup.runId}-${broker}-${system.replace(/[^\w-]/g, '-')}-` +
     `${setup.instances}-${payload}-${setup.run}`;
   const instances: Instance[] = [];
   try {
+    if (restart) own = await OwnBroker.start(broker);
     for (let index = 0; index < setup.instances; index++) {
       const instance = new Instance(index, soak ? ['--expose-gc'] : []);
       live.add(instance);
@@ -308,7 +318,7 @@ async function runTrial(setup: TrialSetup, options: BenchOptions): Promise<Trial
           system: baseSystem(system),
           variant: variant?.name,
           broker,
-          uri: options.uris[broker],
+          uri: own?.uri ?? options.uris[broker],
           key,
           index: instance.index,
           instances: setup.instances,
@@ -345,7 +355,12 @@ async function runTrial(setup: TrialSetup, options: BenchOptions): Promise<Trial
       return entry;
     };
     const idleMs = options.idleSeconds * 1000;
-    if (!soak) {
+    if (restart && own) {
+      result.restart = await runRestart(instances, own, options, idleMs, (ran) =>
+        record('restart', ran),
+      );
+    }
+    if (!soak && !restart) {
       record(
         'bytes',
         await runPhase(
@@ -358,7 +373,9 @@ async function runTrial(setup: TrialSetup, options: BenchOptions): Promise<Trial
         ),
       );
     }
-    await runPhase(instances, 'warmup', options, { count: options.warmupEvents }, idleMs);
+    if (!restart) {
+      await runPhase(instances, 'warmup', options, { count: options.warmupEvents }, idleMs);
+    }
     if (options.modes.includes('throughput')) {
       record(
         'throughput',
@@ -405,9 +422,61 @@ async function runTrial(setup: TrialSetup, options: BenchOptions): Promise<Trial
   } finally {
     await Promise.all(instances.map((i) => i.stop()));
     for (const instance of instances) live.delete(instance);
+    await own?.dispose();
     result.load[1] = round2(loadavg()[0]);
   }
   return result;
+}
+
+/** Events per second of the restart phase, and how long it runs after the port reopens. */
+const RESTART_RATE = 100;
+const RESTART_AFTER_S: Record<BrokerName, number> = { redis: 10, nats: 10, amqp: 25 };
+
+/**
+ * The restart phase: events at a fixed rate; 1 s in, the broker is killed, its port stays closed
+ * for the down time, then it starts again on the same port. Each remote instance reports when the
+ * first event reached it after the port reopened.
+ */
+async function runRestart(
+  instances: Instance[],
+  own: OwnBroker,
+  options: BenchOptions,
+  idleMs: number,
+  record: (ran: Awaited<ReturnType<typeof runPhase>>) => PhaseResult,
+): Promise<RestartResult> {
+  const downMs = options.restartDownSeconds * 1000;
+  const seconds = 1 + options.restartDownSeconds + RESTART_AFTER_S[own.broker];
+  let reopenAt: number | undefined;
+  const cycle = (async () => {
+    await delay(1000);
+    await own.kill();
+    await delay(downMs);
+    await own.run();
+    reopenAt = now();
+  })();
+  const ran = await runPhase(
+    instances,
+    'restart',
+    options,
+    { count: Math.round(RESTART_RATE * seconds), rate: RESTART_RATE },
+    idleMs,
+    () => reopenAt,
+  );
+  await cycle;
+  const entry = record(ran);
+  return {
+    downMs,
+    firstEventMs: ran.reports
+      .filter((report) => report.index >= 1)
+      .map((report) =>
+        report.firstAfter && reopenAt !== undefined
+          ? Math.round(report.firstAfter - reopenAt)
+          : null,
+      ),
+    lost: entry.summary.lost,
+    duplicates: entry.summary.duplicates,
+    outOfOrder: entry.summary.outOfOrder,
+  };
 }
 
 function round2(value: number): number {
@@ -428,6 +497,13 @@ function trialLine(trial: TrialResult): string {
   if (l) parts.push(`p50 ${l.p50} ms p99 ${l.p99} ms`);
   const b = trial.phases.bytes?.summary;
   if (b?.bytesPerEvent !== undefined) parts.push(`${b.bytesPerEvent} B/ev`);
+  const r = trial.restart;
+  if (r) {
+    const times = r.firstEventMs.map((t) => (t === null ? 'never' : `${t} ms`)).join(', ');
+    parts.push(
+      `first event ${times} after the port reopened (lost ${r.lost}, dup ${r.duplicates})`,
+    );
+  }
   const s = trial.soak;
   if (s)
     parts.push(
@@ -614,6 +690,8 @@ async function main(): Promise<number> {
   if (fanout) rendered.push(fanout);
   const soak = soakTable(trials);
   if (soak) rendered.push(soak);
+  const restarts = restartTable(trials);
+  if (restarts) rendered.push(restarts);
   console.log('');
   for (const table of rendered) console.log(`${renderText(table)}\n`);
 

@@ -13,7 +13,7 @@ import {
 } from './protocol.js';
 import { BENCH_OTEL_OPTION } from './telemetry-option.js';
 
-export const MODES = ['throughput', 'latency', 'bytes', 'soak'] as const;
+export const MODES = ['throughput', 'latency', 'bytes', 'soak', 'restart'] as const;
 export type Mode = (typeof MODES)[number];
 
 /** A named set of our module's options, measured beside `ours` as the system `ours:<name>`. */
@@ -74,6 +74,8 @@ export interface BenchOptions {
   soakSeconds: number;
   soakWarmupSeconds: number;
   soakSampleSeconds: number;
+  /** Restart phase: how long the broker's port stays closed. */
+  restartDownSeconds: number;
   warmupEvents: number;
   bytesEvents: number;
   params: ParamsKind;
@@ -105,7 +107,8 @@ own process, and prints throughput, latency, bytes per event, CPU and memory, wi
   --broker <list>       redis,amqp,nats (default: all three)
   --instances <list>    instance counts (default: 2,4)
   --payload <list>      event sizes in bytes, k suffix allowed (default: 200,10k)
-  --mode <list>         throughput,latency,bytes or soak (default: throughput,latency,bytes)
+  --mode <list>         throughput,latency,bytes, or soak, or restart (default: throughput,latency,bytes)
+  --restart-down <s>    restart: seconds the broker's port stays closed (default: 3)
   --systems <list>      ours,feathers-sync,raw (default: all; soak: ours)
   --runs <n>            runs of every configuration; tables show medians (default: 3)
   --quick               one short run: 2 instances, 200 B, 1 run (under 2 minutes with the build)
@@ -214,6 +217,7 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     'duration',
     'soak-warmup',
     'soak-sample',
+    'restart-down',
     'ours-options',
     'variants',
     'no-chart',
@@ -243,6 +247,9 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
   if (fanout && modes.includes('soak')) throw new UsageError('--fanout does not run a soak');
   if (modes.includes('soak') && modes.length > 1)
     throw new UsageError('--mode soak runs on its own');
+  if (modes.includes('restart') && modes.length > 1)
+    throw new UsageError('--mode restart runs on its own (it restarts brokers of its own)');
+  const restart = modes.includes('restart');
   const soak = modes.includes('soak');
   const systems = oneOf(
     '--systems',
@@ -283,11 +290,11 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
       BROKER_NAMES,
       list(text('broker', 'brokers') ?? (quick || soak ? 'redis' : BROKER_NAMES.join(','))),
     ),
-    instances: list(text('instances') ?? (quick || soak ? '2' : fanout ? '2,4,8,16' : '2,4')).map(
-      (v) => positiveInt('--instances', v),
-    ),
+    instances: list(
+      text('instances') ?? (quick || soak || restart ? '2' : fanout ? '2,4,8,16' : '2,4'),
+    ).map((v) => positiveInt('--instances', v)),
     payloads: list(
-      text('payload', 'payloads') ?? (quick || soak || fanout ? '200' : '200,10k'),
+      text('payload', 'payloads') ?? (quick || soak || fanout || restart ? '200' : '200,10k'),
     ).map(size),
     modes,
     systems,
@@ -307,7 +314,13 @@ export function parseOptions(argv: string[], repoRoot: string): BenchOptions | '
     resultsDir: resolve(text('results-dir') ?? join(repoRoot, 'bench', 'results')),
     // latest.* holds the full run the README quotes: a narrower run never replaces it.
     writeLatest:
-      !quick && !soak && !fanout && !given.has('no-latest') && text('results-dir') === undefined,
+      !quick &&
+      !soak &&
+      !fanout &&
+      !restart &&
+      !given.has('no-latest') &&
+      text('results-dir') === undefined,
+    restartDownSeconds: positiveNumber('--restart-down', text('restart-down') ?? '3'),
     report: text('report'),
     label: text('label'),
     oursOptions,

@@ -28,7 +28,8 @@ export type BrokerName = (typeof BROKER_NAMES)[number];
 export const PARAMS_KINDS = ['none', 'user', 'auth'] as const;
 export type ParamsKind = (typeof PARAMS_KINDS)[number];
 
-export type PhaseName = 'probe' | 'bytes' | 'warmup' | 'throughput' | 'latency' | 'soak';
+export type PhaseName =
+  'probe' | 'bytes' | 'warmup' | 'throughput' | 'latency' | 'soak' | 'restart';
 
 /** Everything an instance process needs to set itself up. */
 export interface InstanceConfig {
@@ -86,7 +87,8 @@ export type ParentMessage =
   | { cmd: 'init'; config: InstanceConfig }
   | { cmd: 'arm'; phase: PhaseSpec }
   | { cmd: 'drive' }
-  | { cmd: 'report' }
+  /** `after`: also report the first arrival at or after this time (the restart phase). */
+  | { cmd: 'report'; after?: number }
   | { cmd: 'stop' };
 
 export type ChildMessage =
@@ -159,6 +161,8 @@ export interface InstanceReport {
   syncStats?: unknown;
   /** Path of the CPU profile written for this phase. */
   profile?: string;
+  /** Restart phase: when the first event at or after the report's `after` arrived (0: none). */
+  firstAfter?: number;
 }
 
 /** The data of one event; the service (or the raw sender) adds `id`. */

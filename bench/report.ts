@@ -7,7 +7,7 @@ import type {
   SystemId,
 } from './protocol.js';
 
-export type MeasuredPhase = 'bytes' | 'throughput' | 'latency' | 'soak';
+export type MeasuredPhase = 'bytes' | 'throughput' | 'latency' | 'soak' | 'restart';
 
 /** Figures of one phase of one trial, computed from the instances' reports. */
 export interface PhaseSummary {
@@ -56,6 +56,17 @@ export interface TrialResult {
   load: [number, number];
   phases: Partial<Record<MeasuredPhase, PhaseResult>>;
   soak?: SoakSummary[];
+  restart?: RestartResult;
+}
+
+/** The restart phase of a trial: the broker's port closed `downMs`, then reopened. */
+export interface RestartResult {
+  downMs: number;
+  /** Per remote instance (index 1 on): ms from the port reopening to its first event; null: none. */
+  firstEventMs: Array<number | null>;
+  lost: number;
+  duplicates: number;
+  outOfOrder: number;
 }
 
 export interface SoakSummary {

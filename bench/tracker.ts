@@ -16,6 +16,8 @@ export class Tracker {
   private maxSeq = -1;
   private readonly seen: Uint8Array;
   private readonly latencies: Float64Array;
+  /** Restart phase only: arrival time of each distinct event, in arrival order. */
+  private readonly arrivals?: Float64Array;
   private waiter?: { target: number; resolve: (reached: boolean) => void; timer: NodeJS.Timeout };
 
   constructor(
@@ -30,6 +32,7 @@ export class Tracker {
     // a soak would report as growth.
     this.seen.fill(1).fill(0);
     this.latencies.fill(1).fill(0);
+    if (spec.name === 'restart') this.arrivals = new Float64Array(spec.count);
   }
 
   record(ph: unknown, seq: unknown, sentAt: unknown): void {
@@ -48,6 +51,7 @@ export class Tracker {
     }
     this.seen[seq] = 1;
     this.latencies[this.unique] = at - sentAt;
+    if (this.arrivals) this.arrivals[this.unique] = at;
     this.unique++;
     if (seq < this.maxSeq) this.outOfOrder++;
     else this.maxSeq = seq;
@@ -76,6 +80,13 @@ export class Tracker {
       }, timeoutMs);
       this.waiter = { target, resolve, timer };
     });
+  }
+
+  /** The first arrival at or after `after` (restart phase), or 0. */
+  firstArrivalAfter(after: number): number {
+    if (!this.arrivals) return 0;
+    for (let i = 0; i < this.unique; i++) if (this.arrivals[i] >= after) return this.arrivals[i];
+    return 0;
   }
 
   latency(): LatencyStats | null {

@@ -3,8 +3,9 @@ import { errorText } from '../shared/errors.js';
 import type { DropReason, SyncEnvelope, SyncOrigin } from './envelope.types.js';
 import { validateEnvelope, type Validated } from './envelope-shape.js';
 import { CANARY_EVENT } from './canary.js';
-import { findForbiddenKey, hasForbiddenKey } from './forbidden-keys.js';
+import { findForbiddenKey, hasForbiddenKeyInJson } from './forbidden-keys.js';
 import { toLean, toLeanStamp } from './lean-envelope.js';
+import { sentTwice, stringifyOnce, worthSplicing } from './send-once.js';
 import { Signer, type SigningSettings } from './signer.js';
 import type { SyncObserver } from './sync-observer.js';
 import { contextForWire, isHookContext } from './wire-context.js';
@@ -77,6 +78,17 @@ export class Codec {
     if (this.options.epoch !== undefined) stamp.epoch = this.options.epoch;
     if (this.signer) stamp.ts = Date.now();
     if (this.options.observer !== undefined) this.options.observer.publishing(stamp, path, event);
+    if (
+      this.options.envelope === 'compatible' &&
+      this.options.jsonSerializer &&
+      sentTwice(data, wireContext) &&
+      worthSplicing(data as object)
+    ) {
+      const text = stringifyOnce(data, wireContext as Record<string, unknown>, (d, c) =>
+        compatibleEnvelope(stamp, event, path, d, c),
+      );
+      return this.signer ? this.signer.sign(text, true) : text;
+    }
     const envelope =
       this.options.envelope === 'lean'
         ? (toLean(
@@ -174,7 +186,11 @@ export class Codec {
       };
     }
     // A JSON.parse result has no cycles or Maps: the fast check, and the slow one to name the key.
-    if (this.options.jsonDeserializer ? hasForbiddenKey(decoded) : findForbiddenKey(decoded)) {
+    if (
+      this.options.jsonDeserializer
+        ? hasForbiddenKeyInJson(input as string, decoded)
+        : findForbiddenKey(decoded)
+    ) {
       const forbidden = findForbiddenKey(decoded) ?? 'a forbidden key';
       return { ok: false, reason: 'forbiddenKey', detail: `it holds the key ${forbidden}` };
     }

@@ -23,6 +23,37 @@ export function hasForbiddenKey(value: unknown, depth = 0): boolean {
   return false;
 }
 
+/**
+ * JSON text this short is searched for the forbidden words before its parsed value is walked:
+ * cheaper than the walk on small messages. A longer text costs more to search than its keys do to
+ * walk (a 10 KB event has few keys), so it is walked straight away.
+ */
+const PRESCAN_UP_TO = 2048;
+
+/**
+ * Whether the text of a JSON document could hold a forbidden key: one of the words, or a `\u`
+ * escape, which could spell one (`"\u005f_proto__"`); JSON has no other escape that makes a
+ * letter or `_`. The pre-scan of secure-json-parse, for our three words.
+ */
+export function mayHoldForbiddenKey(text: string): boolean {
+  return (
+    text.includes('\\u') ||
+    text.includes('__proto__') ||
+    text.includes('constructor') ||
+    text.includes('prototype')
+  );
+}
+
+/**
+ * The check of a `JSON.parse` result and the text it was parsed from. A short text without any of
+ * the words is not walked, so the walk's depth bound applies to longer messages only (a short one
+ * nests at most ~1000 deep, which JSON.parse itself handled).
+ */
+export function hasForbiddenKeyInJson(text: string, value: unknown): boolean {
+  if (text.length <= PRESCAN_UP_TO && !mayHoldForbiddenKey(text)) return false;
+  return hasForbiddenKey(value);
+}
+
 /** Depth-first walk of plain data; returns the path of the first forbidden key, if any. */
 export function findForbiddenKey(value: unknown, maxDepth = MAX_DEPTH): string | undefined {
   const stack: Array<{ value: unknown; path: string; depth: number }> = [

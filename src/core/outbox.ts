@@ -35,10 +35,22 @@ interface Entry {
   refusals: number;
 }
 
+/** Consecutive messages the transport answered with the same promise. */
+interface SettleGroup {
+  result: Promise<unknown>;
+  entries: number;
+}
+
 /** At most this much is handed to the transport and not yet settled: its own buffers stay small. */
 const MAX_IN_FLIGHT_MESSAGES = 4096;
 const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 const MAX_BATCH_EVENTS = 512;
+/**
+ * Lean events from this many characters on leave unbatched: joining them does not pay. Measured
+ * (CPU of all instances per event against the raw client, Redis, 2 instances): batched 0.99x,
+ * 1.00x, 1.44x, 2.01x at 200 B, 1 KB, 4 KB, 10 KB; unbatched 1.48x, 1.38x, 1.33x, 1.56x.
+ */
+export const UNBATCHED_FROM = 2048;
 /** Recoverable delivery: how often a refused message is tried again, and the pause before each try. */
 const MAX_REFUSALS = 5;
 const REFUSAL_PAUSE_MS = 500;
@@ -65,9 +77,11 @@ export class Outbox {
   private batch: string[] = [];
   private batchBytes = 0;
   private batchTimer?: NodeJS.Immediate;
-  // Shared settle handlers: promises settle in call order, so each settles the oldest in flight.
-  private readonly settled = () => this.settle(undefined);
-  private readonly rejected = (error: unknown) => this.settle(error ?? new Error('rejected'));
+  /**
+   * The messages handed over last with one promise (promises settle in call order, so each group
+   * settles the oldest messages in flight).
+   */
+  private lastGroup?: SettleGroup;
 
   constructor(
     private readonly send: OutboxSend,
@@ -83,8 +97,17 @@ export class Outbox {
 
   /** One serialized event. */
   push(payload: string | Uint8Array): void {
-    if (this.options.frame && typeof payload === 'string') {
-      this.addToBatch(payload);
+    const frame = this.options.frame;
+    if (frame && typeof payload === 'string') {
+      if (payload.length < UNBATCHED_FROM) {
+        this.addToBatch(payload);
+        return;
+      }
+      // A large event leaves alone (the frame of one part is the part itself, signed if need be),
+      // after the batch of the events before it, so order is kept.
+      this.flushBatch();
+      const alone = frame([payload]);
+      this.enqueue({ payload: alone, events: 1, bytes: byteLength(alone), refusals: 0 });
       return;
     }
     this.flushBatch();
@@ -126,6 +149,7 @@ export class Outbox {
     this.waiting.drain();
     this.resend.drain();
     this.inFlight.drain();
+    this.lastGroup = undefined;
     this.waitingEvents = this.waitingBytes = this.inFlightEvents = this.inFlightBytes = 0;
     return lost;
   }
@@ -164,10 +188,10 @@ export class Outbox {
   /** Drops the oldest waiting messages until `entry` fits; if nothing waits, drops `entry`. */
   private makeRoom(entry: Entry): void {
     const { maxPending, maxPendingBytes } = this.options;
-    const fits = () =>
-      this.pending + entry.events <= maxPending &&
-      this.waitingBytes + this.inFlightBytes + entry.bytes <= maxPendingBytes;
-    while (!fits()) {
+    while (
+      this.pending + entry.events > maxPending ||
+      this.waitingBytes + this.inFlightBytes + entry.bytes > maxPendingBytes
+    ) {
       const oldest = this.resend.shift() ?? this.waiting.shift();
       if (!oldest) break;
       this.waitingEvents -= oldest.events;
@@ -212,7 +236,24 @@ export class Outbox {
     this.inFlight.push(entry);
     this.inFlightEvents += entry.events;
     this.inFlightBytes += entry.bytes;
-    result.then(this.settled, this.rejected);
+    // A transport that acknowledges a whole turn with one promise (NATS: one PING behind the
+    // turn's publishes) hands the same one back each time: one reaction settles them all.
+    const group = this.lastGroup;
+    if (group && group.result === result) {
+      group.entries++;
+      return;
+    }
+    const next: SettleGroup = { result, entries: 1 };
+    this.lastGroup = next;
+    result.then(
+      () => this.settleGroup(next, undefined),
+      (error: unknown) => this.settleGroup(next, error ?? new Error('rejected')),
+    );
+  }
+
+  private settleGroup(group: SettleGroup, error: unknown): void {
+    if (this.lastGroup === group) this.lastGroup = undefined;
+    for (let i = 0; i < group.entries; i++) this.settle(error);
   }
 
   private settle(error: unknown): void {

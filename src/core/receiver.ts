@@ -112,7 +112,7 @@ export class Receiver {
         );
       }
     }
-    const path = envelope.path.replace(/^\/+|\/+$/g, '');
+    const path = trimSlashes(envelope.path);
     // After the sequence check: what is filtered out still counts as heard from its sender.
     if (this.parts.routing && !this.parts.routing.allows(path)) {
       counters.filtered++;
@@ -129,8 +129,14 @@ export class Receiver {
       );
     }
     const marker: SyncMarker = stamp ? { origin: stamp.origin, seq: stamp.seq } : {};
-    const context: Record<string, unknown> = envelope.context
-      ? { ...envelope.context }
+    const received = envelope.context;
+    // The decoded context is ours (a fresh deserializer result, or rebuilt from a lean envelope):
+    // completed in place. A copy of a parsed object with keys added after it cost more than the
+    // JSON.parse of the whole message; one the deserializer froze is still copied.
+    const context: Record<string, unknown> = received
+      ? Object.isExtensible(received)
+        ? received
+        : { ...received }
       : { path, event: envelope.event, result: envelope.data, params: {} };
     context.app = app;
     context.service = target.service;
@@ -158,4 +164,11 @@ export class Receiver {
       `Dropped a message from the broker (${reason}): ${detail}.`,
     );
   }
+}
+
+/** `/todos/` → `todos`, without a regular expression for the usual path that has no slash to trim. */
+function trimSlashes(path: string): string {
+  const last = path.length - 1;
+  if (last < 0 || (path.charCodeAt(0) !== 47 && path.charCodeAt(last) !== 47)) return path;
+  return path.replace(/^\/+|\/+$/g, '');
 }

@@ -75,7 +75,7 @@ export interface AmqpTransportOptions {
   socketOptions?: Record<string, unknown>;
   /** Delay before the first reconnection attempt, doubled (with jitter) up to `maxReconnectDelay`. Default 500 ms. */
   reconnectDelay?: number;
-  /** Upper bound of the reconnection delay. Default 5000 ms. */
+  /** Upper bound of the reconnection delay, jitter included. Default 1000 ms: back within a second of RabbitMQ. */
   maxReconnectDelay?: number;
   /**
    * How long (ms) RabbitMQ keeps this instance's queue, and the events published into it, while
@@ -139,7 +139,7 @@ export function resolveAmqpSettings(
   const reconnectDelay = numberOption('amqp.reconnectDelay', amqp.reconnectDelay, 500, {
     integer: true,
   });
-  const maxReconnectDelay = numberOption('amqp.maxReconnectDelay', amqp.maxReconnectDelay, 5000, {
+  const maxReconnectDelay = numberOption('amqp.maxReconnectDelay', amqp.maxReconnectDelay, 1000, {
     integer: true,
   });
   const queueExpires = numberOption('amqp.queueExpires', amqp.queueExpires, 60_000, {
@@ -214,7 +214,8 @@ export interface NatsTransportOptions {
    * nats.js `ConnectionOptions` (user, pass, token, authenticator, tls, name, servers, pingInterval…),
    * merged over the uri: they win over its credentials, and `servers` are added to its servers. The
    * module's defaults, which these replace: `maxReconnectAttempts: -1` (never give up),
-   * `reconnectTimeWait: 500`, `reconnectJitter: 500`, `waitOnFirstConnect: true`.
+   * `reconnectTimeWait: 250`, `reconnectJitter: 250` (`reconnectJitterTLS: 750`): each reconnection
+   * attempt within a second of the last, `waitOnFirstConnect: true`.
    */
   connectionOptions?: Record<string, unknown>;
   /**
@@ -222,7 +223,7 @@ export interface NatsTransportOptions {
    * and the events kept during the outage go out. NATS delivers a message only to subscriptions
    * live at that moment: after a broker restart the delay lets the other instances, which lost
    * their connection at the same time, subscribe again first. Default: `reconnectTimeWait` plus
-   * the largest jitter (1000 ms with the defaults). 0 reports `ready` as soon as the server has
+   * the largest jitter (500 ms with the defaults, 1000 ms with TLS). 0 reports `ready` as soon as the server has
    * the subscription. Broadcast delivery only: a recoverable instance reads the stream from where
    * it stopped, so it reports `ready` as soon as it reads again.
    */
@@ -266,10 +267,12 @@ export function resolveNatsSettings(
   }
   const connectionOptions: Record<string, unknown> = {
     maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    reconnectJitter: 500,
-    // nats.js's own default: a TLS handshake costs the server more, so a fleet spreads out further.
-    reconnectJitterTLS: 1000,
+    // A server that comes back is dialed again within 250-500 ms, and the events kept meanwhile go
+    // out after resumeDelay (the same bound): the first event is through within about a second.
+    reconnectTimeWait: 250,
+    reconnectJitter: 250,
+    // A TLS handshake costs the server more, so a fleet spreads out further (still within a second).
+    reconnectJitterTLS: 750,
     // Boot must not fail when NATS is down: nats.js then keeps dialing until a server answers.
     waitOnFirstConnect: true,
     ...supplied,

@@ -20,8 +20,12 @@ export function toText(bytes: Uint8Array): string {
   return toBuffer(bytes).toString('utf8');
 }
 
+/**
+ * Compared from the end: prefixes that differ only near their end (our echo marks: a shared start,
+ * then an instance id) tell a mismatch on the first bytes looked at.
+ */
 export function startsWithBytes(bytes: Uint8Array, prefix: Uint8Array): boolean {
   if (bytes.byteLength < prefix.byteLength) return false;
-  for (let i = 0; i < prefix.byteLength; i++) if (bytes[i] !== prefix[i]) return false;
+  for (let i = prefix.byteLength - 1; i >= 0; i--) if (bytes[i] !== prefix[i]) return false;
   return true;
 }

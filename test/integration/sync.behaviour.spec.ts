@@ -248,6 +248,54 @@ for (const [{ broker, client, label }, delivery] of VARIANTS.flatMap((v) =>
       expect(instances[0].sync.stats().published).toBe(1500);
     });
 
+    it('sends large lean events alone and small ones batched, in order, each once', async () => {
+      const key = uniqueKey('lean-large');
+      instances = await startInstances(2, { ...mode, key, envelope: 'lean' });
+      const log = recordEvents(instances[1].app, 'todos', ['custom']);
+      const sent: string[] = [];
+      instances[0].app.on('sync-out', (payload: string) => sent.push(payload));
+      const todos = instances[0].app.service('todos');
+      // One turn: small, small, large (10 KB), small, large, small.
+      const sizes = [10, 10, 10_000, 10, 10_000, 10];
+      sizes.forEach((size, n) => todos.emit('custom', { n, text: 'é'.repeat(size) }));
+      await waitFor(() => log.length === sizes.length, `${sizes.length} events`, 20_000);
+      await sleep(QUIET_MS);
+      expect(log.map((r) => [r.data.n, r.data.text.length])).toEqual(
+        sizes.map((size, n) => [n, size]),
+      );
+      // Each large one is a message of its own; the small ones around them are batched.
+      expect(sent).toHaveLength(5);
+      expect(sent.map((payload) => payload.length > 10_000)).toEqual([
+        false,
+        true,
+        false,
+        true,
+        false,
+      ]);
+      expect(instances[1].sync.stats()).toMatchObject({ received: 5, emitted: 6, duplicates: 0 });
+    });
+
+    it('delivers with a deserializer that returns frozen objects (the context is then copied)', async () => {
+      const freeze = (value: unknown): unknown => {
+        if (value !== null && typeof value === 'object') {
+          for (const inner of Object.values(value)) freeze(inner);
+          Object.freeze(value);
+        }
+        return value;
+      };
+      instances = await startInstances(2, {
+        ...mode,
+        key: uniqueKey('frozen'),
+        deserialize: (payload: string | Uint8Array) => freeze(JSON.parse(String(payload))),
+      });
+      const log = recordEvents(instances[1].app, 'todos', ['created']);
+      await instances[0].app.service('todos').create({ text: 'cold' });
+      await waitFor(() => log.length === 1, 'the event');
+      expect(log[0].data).toMatchObject({ text: 'cold' });
+      expect(log[0].context.sync.origin).toBe(instances[0].sync.instanceId);
+      expect(instances[1].sync.stats().dropped.listenerError).toBe(0);
+    });
+
     // Serializers whose output is not the envelope's own JSON: lean bursts must still arrive.
     const customSerializers = {
       'superjson-like': {

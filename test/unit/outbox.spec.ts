@@ -1,4 +1,4 @@
-import { Outbox, type OutboxOptions, type OutboxSend } from '../../src/core/outbox';
+import { Outbox, UNBATCHED_FROM, type OutboxOptions, type OutboxSend } from '../../src/core/outbox';
 import { createCounters } from '../../src/core/sync-stats';
 import { RateLimitedWarnings, type SyncLogger } from '../../src/shared/logger';
 
@@ -160,6 +160,64 @@ describe('Outbox', () => {
     outbox.push('4');
     outbox.push(Buffer.from('5'));
     expect(calls.map((c) => String(c.payload))).toEqual(['[1,2,3]', '[4]', '5']);
+  });
+
+  it('sends a large lean event alone (through the frame of one), after the batch before it', async () => {
+    const framed: string[][] = [];
+    const { outbox, calls } = setup({
+      frame: (parts) => {
+        framed.push([...parts]);
+        return parts.length === 1 ? parts[0] : `[${parts.join(',')}]`;
+      },
+    });
+    outbox.setReady(true);
+    const large = 'L'.repeat(UNBATCHED_FROM);
+    const justBelow = 'b'.repeat(UNBATCHED_FROM - 1);
+    outbox.push('1');
+    outbox.push('2');
+    outbox.push(large);
+    outbox.push('3');
+    outbox.push(justBelow);
+    await tick();
+    expect(calls.map((c) => c.payload)).toEqual(['[1,2]', large, `[3,${justBelow}]`]);
+    // The large one went through the frame too (which signs when signing is on), on its own.
+    expect(framed).toEqual([['1', '2'], [large], ['3', justBelow]]);
+    expect(outbox.pending).toBe(5);
+  });
+
+  it('settles every message a transport acknowledged with one shared promise (a turn), in order', async () => {
+    const turns: Array<{ resolve(): void; reject(error: Error): void }> = [];
+    const sent: string[] = [];
+    let shared: Promise<void> | undefined;
+    const { outbox, counters } = setup({}, (payload) => {
+      sent.push(String(payload));
+      if (!shared) {
+        shared = new Promise<void>((resolve, reject) => turns.push({ resolve, reject }));
+        queueMicrotask(() => (shared = undefined));
+      }
+      return shared;
+    });
+    outbox.setReady(true);
+    for (const n of ['1', '2', '3']) outbox.push(n);
+    await tick();
+    for (const n of ['4', '5']) outbox.push(n);
+    expect(turns).toHaveLength(2);
+    expect(outbox.pending).toBe(5);
+    turns[0].resolve();
+    await tick();
+    expect(counters.published).toBe(3);
+    expect(outbox.pending).toBe(2);
+    // The second turn is lost with the connection: both go again, in order, once it is back.
+    outbox.setReady(false);
+    turns[1].reject(new Error('connection lost'));
+    await tick();
+    expect(outbox.pending).toBe(2);
+    outbox.setReady(true);
+    expect(sent.slice(5)).toEqual(['4', '5']);
+    turns[2].resolve();
+    await tick();
+    expect(counters.published).toBe(5);
+    expect(outbox.pending).toBe(0);
   });
 
   it('abandons what never made it and says how many events that was', () => {
