@@ -1,8 +1,27 @@
 import { asError } from './errors.js';
+import { splitHostList } from './host-list.js';
 
-/** Returns the uri with its password (and any token in the user part) replaced by `***`. */
+/**
+ * Returns the uri with its password (and any token in the user part, and any query parameter that
+ * looks like a secret) replaced by `***`. A list of servers (`h1:p1,h2:p2`) is kept as written.
+ */
 export function redactUri(uri: string | undefined): string {
   if (uri === undefined) return '(no uri)';
+  const list = splitHostList(uri);
+  if (list && list.hosts.length > 1) {
+    const single = redactSingle(list.single);
+    const first = list.hosts[0];
+    const authority = single.indexOf('://') + 3;
+    const at = single.indexOf(first, Math.max(authority, single.indexOf('@', authority) + 1));
+    // The parser may have normalised the host (case, default port): then show the first only.
+    return at < 0
+      ? single
+      : single.slice(0, at) + list.hosts.join(',') + single.slice(at + first.length);
+  }
+  return redactSingle(uri);
+}
+
+function redactSingle(uri: string): string {
   try {
     const url = new URL(uri);
     if (url.password) url.password = '***';
@@ -36,7 +55,7 @@ export class SecretScrubber {
     if (uri !== undefined) {
       secrets.add(uri);
       try {
-        const { username, password } = new URL(uri);
+        const { username, password } = new URL(splitHostList(uri)?.single ?? uri);
         // As redactUri does: without a password, the user part is the secret (a token).
         const secret = password || username;
         secrets.add(secret);

@@ -2,6 +2,7 @@ import { FeathersSyncConfigError } from '../errors/sync.errors.js';
 import { messages } from '../errors/sync.messages.js';
 import type { ResolvedSyncOptions } from '../options/resolve-options.js';
 import type { Retention } from '../options/transport-options.js';
+import { splitHostList } from '../shared/host-list.js';
 import { redactUri } from '../shared/redact.js';
 import { AmqpStreamTransport } from './amqp/amqp-stream.transport.js';
 import { AmqpTransport } from './amqp/amqp.transport.js';
@@ -11,6 +12,8 @@ import { NatsJetStreamTransport } from './nats/nats-jetstream.transport.js';
 import { NatsTransport } from './nats/nats.transport.js';
 import { RedisStreamTransport } from './redis/redis-stream.transport.js';
 import { RedisTransport } from './redis/redis.transport.js';
+import { shardedPubSub } from './redis/redis.clients.js';
+import { parseRedisUri } from './redis/redis-uri.js';
 import { loadAmqplib, loadIoredis, loadNats } from './broker-packages.js';
 import type { SyncTransport, SyncTransportContext } from './sync-transport.js';
 
@@ -25,13 +28,23 @@ interface SchemeEntry {
   ) => SyncTransport;
   /** The optional peer package the transport needs, loaded at boot so a missing one fails fast. */
   load?: () => Promise<unknown>;
+  /** Throws a config error when the uri is malformed for this transport. Default: `checkUrl`. */
+  check?: (uri: string) => void;
 }
 
 const redis: SchemeEntry = {
-  create: (context, { redis }, retention) =>
-    context.delivery === 'recoverable'
-      ? new RedisStreamTransport({ ...context, settings: { ...redis, retention } })
-      : new RedisTransport({ ...context, settings: redis }),
+  // A cluster or sentinel uri is checked host by host, and its error shows the form it expects.
+  check: (uri) => {
+    if (parseRedisUri(uri).kind === 'server') checkUrl(uri);
+  },
+  create: (context, { redis }, retention) => {
+    if (context.delivery !== 'recoverable')
+      return new RedisTransport({ ...context, settings: redis });
+    if (shardedPubSub(context.uri, redis)) {
+      throw new FeathersSyncConfigError(messages.shardedNotRecoverable());
+    }
+    return new RedisStreamTransport({ ...context, settings: { ...redis, retention } });
+  },
   load: loadIoredis,
 };
 const amqp: SchemeEntry = {
@@ -49,6 +62,11 @@ const amqp: SchemeEntry = {
 const SCHEMES: Record<string, SchemeEntry> = {
   redis,
   rediss: redis,
+  // A Redis Cluster by its seed nodes, a Sentinel group by its sentinels (see redis-uri.ts).
+  'redis+cluster': redis,
+  'rediss+cluster': redis,
+  'redis+sentinel': redis,
+  'rediss+sentinel': redis,
   amqp,
   amqps: amqp,
   nats: {
@@ -97,6 +115,7 @@ export async function createTransport(options: ResolvedSyncOptions): Promise<Syn
     throw new FeathersSyncConfigError(
       messages.unknownScheme(`${scheme}://`, redactUri(options.uri), SUPPORTED_SCHEMES),
     );
+  (entry.check ?? checkUrl)(options.uri);
   await entry.load?.();
   return entry.create(context, options.transports, options.retention);
 }
@@ -105,12 +124,16 @@ function schemeOf(uri: string): string {
   const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri);
   if (!match)
     throw new FeathersSyncConfigError(messages.invalidUri(redactUri(uri), SUPPORTED_SCHEMES));
+  return match[1].toLowerCase();
+}
+
+/** A uri `URL` can parse; a list of servers (`h1:p1,h2:p2`) is checked by its first server. */
+function checkUrl(uri: string): void {
   try {
-    new URL(uri);
+    new URL(splitHostList(uri)?.single ?? uri);
   } catch {
     throw new FeathersSyncConfigError(messages.invalidUri(redactUri(uri), SUPPORTED_SCHEMES));
   }
-  return match[1].toLowerCase();
 }
 
 function isTransportInstance(value: unknown): value is SyncTransport {

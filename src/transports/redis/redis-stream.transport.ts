@@ -15,6 +15,7 @@ import {
   duplicateClient,
   openPublisher,
   quit,
+  reviveOnEnd,
   type RedisClient,
 } from './redis.clients.js';
 import { RedisLogCursor } from './redis-stream.cursor.js';
@@ -119,6 +120,9 @@ export class RedisStreamTransport implements SyncTransport {
       client.on('ready', () => this.update());
     }
     reader.on('ready', () => this.wake?.());
+    const closing = () => this.closing;
+    if (owned) reviveOnEnd(publisher, closing);
+    reviveOnEnd(reader, closing);
 
     const { maxAgeMs } = this.context.settings.retention;
     this.trimTimer = setInterval(() => void this.applyAgeLimit(), trimInterval(maxAgeMs));

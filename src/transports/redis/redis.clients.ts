@@ -1,15 +1,31 @@
 import type * as Ioredis from 'ioredis';
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { RedisSettings } from '../../options/transport-options.js';
 import type { Deadline } from '../../shared/timeout.js';
+import { parseRedisUri } from './redis-uri.js';
 
 export type RedisClient = Redis | Cluster;
 
 /**
- * The connection that writes (PUBLISH or XADD), as both Redis transports open it: the user's client
- * when one is given (never closed by us), else a new one. The core keeps every event until Redis
- * replied and sends again what a dropped connection lost, so ioredis must neither queue commands
- * while disconnected nor hold them across a reconnect (that would be a second, unbounded queue).
+ * ioredis settings for a Cluster, from what its pub/sub needs to survive a failover:
+ * - `slotsRefreshInterval`: ioredis refreshes the slot map once when a shard subscriber is told to
+ *   leave (SUNSUBSCRIBE from a demoted master); if that one refresh asks a node that has not heard
+ *   of the new master yet, the shard subscription is never made again. A periodic refresh repairs it.
+ * - `retryDelayOnFailover` × `maxRedirections` bounds how long a write keeps retrying against a
+ *   dead master (about 2 s) before it fails and the core sends it again.
+ */
+const CLUSTER_DEFAULTS = {
+  slotsRefreshInterval: 1_000,
+  retryDelayOnFailover: 200,
+  maxRedirections: 10,
+};
+
+/**
+ * The connection that writes (PUBLISH, SPUBLISH or XADD), as both Redis transports open it: the
+ * user's client when one is given (never closed by us), else a new one for the topology the uri
+ * names (one server, a Cluster, a Sentinel group). The core keeps every event until Redis replied
+ * and sends again what a dropped connection lost, so ioredis must neither queue commands while
+ * disconnected nor hold them across a reconnect (that would be a second, unbounded queue).
  */
 export function openPublisher(
   ioredis: typeof Ioredis,
@@ -18,16 +34,70 @@ export function openPublisher(
 ): { client: RedisClient; owned: boolean } {
   const supplied = settings.client as RedisClient | undefined;
   if (supplied) return { client: supplied, owned: false };
+  const topology = parseRedisUri(uri);
   const options: RedisOptions = {
     lazyConnect: true,
     // Writes issued in the same tick go out in one round trip; order is kept.
     enableAutoPipelining: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    ...(settings.options as RedisOptions),
   };
-  const client = uri ? new ioredis.Redis(uri, options) : new ioredis.Redis(options);
-  return { client, owned: true };
+  const given = settings.options as RedisOptions;
+  switch (topology.kind) {
+    case 'cluster': {
+      const { enableAutoPipelining, enableOfflineQueue, lazyConnect, ...nodeDefaults } = options;
+      const clusterOptions = given as ClusterOptions;
+      const client = new ioredis.Cluster(topology.nodes, {
+        lazyConnect,
+        enableAutoPipelining,
+        enableOfflineQueue,
+        ...CLUSTER_DEFAULTS,
+        ...clusterOptions,
+        redisOptions: {
+          ...nodeDefaults,
+          ...topology.nodeOptions,
+          ...clusterOptions.redisOptions,
+        },
+      });
+      return { client, owned: true };
+    }
+    case 'sentinel':
+      // failoverDetector: ioredis listens for +switch-master on the sentinels and moves at once,
+      // instead of only when the old master's socket drops (a demoted master keeps its sockets).
+      return {
+        client: new ioredis.Redis({
+          ...options,
+          failoverDetector: true,
+          ...topology.options,
+          ...given,
+        }),
+        owned: true,
+      };
+    case 'server': {
+      const merged = { ...options, ...given };
+      const client = uri ? new ioredis.Redis(uri, merged) : new ioredis.Redis(merged);
+      return { client, owned: true };
+    }
+  }
+}
+
+/** Whether the uri or the settings ask for sharded pub/sub (SPUBLISH / SSUBSCRIBE). */
+export function shardedPubSub(uri: string | undefined, settings: RedisSettings): boolean {
+  if (settings.sharded !== undefined) return settings.sharded;
+  const topology = parseRedisUri(uri);
+  return topology.kind === 'cluster' && topology.sharded === true;
+}
+
+/**
+ * Brings back a client that ended while we still need it. ioredis's Sentinel connector can end a
+ * client for good after a failover: the failover detector of the connection that died fires while
+ * the client resolves the new master, the connect fails with "Connection is closed." and ioredis
+ * gives up (status `end`). `connect()` again revives it (its promise rejects; it connects anyway).
+ */
+export function reviveOnEnd(client: RedisClient, closing: () => boolean): void {
+  client.on('end', () => {
+    if (!closing()) client.connect().catch(() => undefined);
+  });
 }
 
 /** Starts connecting a client this transport drives; ioredis retries on its own after a failure. */
@@ -36,13 +106,24 @@ export function connectClient(client: RedisClient): Promise<void> {
   return client.connect();
 }
 
-/** A second connection like `client` (same server, credentials, TLS), with `overrides`. */
-export function duplicateClient(client: RedisClient, overrides: RedisOptions): RedisClient {
+/**
+ * A second connection like `client` (same server or cluster, credentials, TLS), with `overrides`
+ * (connection options) and, for a Cluster, `clusterOverrides`.
+ */
+export function duplicateClient(
+  client: RedisClient,
+  overrides: RedisOptions,
+  clusterOverrides: ClusterOptions = {},
+): RedisClient {
   if ((client as Cluster).isCluster) {
     const cluster = client as Cluster;
+    const { enableAutoPipelining, enableOfflineQueue, ...nodeOverrides } = overrides;
     return cluster.duplicate(undefined, {
       lazyConnect: true,
-      redisOptions: { ...cluster.options.redisOptions, ...overrides },
+      ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+      ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+      ...clusterOverrides,
+      redisOptions: { ...cluster.options.redisOptions, ...nodeOverrides },
     });
   }
   return (client as Redis).duplicate({ lazyConnect: true, ...overrides });

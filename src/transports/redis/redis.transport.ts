@@ -9,6 +9,8 @@ import {
   duplicateClient,
   openPublisher,
   quit,
+  reviveOnEnd,
+  shardedPubSub,
   type RedisClient,
 } from './redis.clients.js';
 import type {
@@ -18,10 +20,12 @@ import type {
 } from '../sync-transport.js';
 
 /**
- * `redis://` and `rediss://` over ioredis, as feathers-sync does it on the wire: `PUBLISH <key>`
- * on one connection, `SUBSCRIBE <key>` on a second (a subscribed connection cannot publish).
- * ioredis reconnects both without a give-up limit; the subscription is renewed on every `ready`.
- * The transport is `ready` while both connections are.
+ * `redis://` and `rediss://` (and `redis+cluster://`, `redis+sentinel://`) over ioredis, as
+ * feathers-sync does it on the wire: `PUBLISH <key>` on one connection, `SUBSCRIBE <key>` on a
+ * second (a subscribed connection cannot publish); with `sharded`, `SPUBLISH` / `SSUBSCRIBE`.
+ * ioredis reconnects both without a give-up limit, follows Cluster slot moves and Sentinel
+ * failovers; the subscription is renewed on every `ready`. The transport is `ready` while both
+ * connections are.
  */
 export class RedisTransport implements SyncTransport {
   readonly type = 'redis';
@@ -30,6 +34,7 @@ export class RedisTransport implements SyncTransport {
   private subscriber?: RedisClient;
   private ownsPublisher = false;
   private subscribed = false;
+  private sharded = false;
   private closing = false;
   private lastError?: Error;
 
@@ -42,7 +47,14 @@ export class RedisTransport implements SyncTransport {
     const { uri, key, settings } = this.context;
     const { client: publisher, owned } = openPublisher(ioredis, uri, settings);
     this.ownsPublisher = owned;
-    const subscriber = duplicateClient(publisher, { enableAutoPipelining: false });
+    const sharded = shardedPubSub(uri, settings);
+    this.sharded = sharded;
+    const subscriber = duplicateClient(
+      publisher,
+      { enableAutoPipelining: false },
+      // One subscriber connection per master, each following its shard through failovers.
+      { shardedSubscribers: sharded },
+    );
     this.publisher = publisher;
     this.subscriber = subscriber;
 
@@ -60,9 +72,15 @@ export class RedisTransport implements SyncTransport {
       this.update();
     });
     subscriber.on('ready', () => this.subscribe());
-    subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
-      if (channel.toString() === key) handlers.message(message);
-    });
+    subscriber.on(
+      sharded ? 'smessageBuffer' : 'messageBuffer',
+      (channel: Buffer, message: Buffer) => {
+        if (channel.toString() === key) handlers.message(message);
+      },
+    );
+    const closing = () => this.closing;
+    if (owned) reviveOnEnd(publisher, closing);
+    reviveOnEnd(subscriber, closing);
 
     // A rejected first attempt is not final: ioredis keeps retrying and `ready` fires later.
     connectClient(publisher).catch(() => undefined);
@@ -74,7 +92,9 @@ export class RedisTransport implements SyncTransport {
     if (!publisher) return Promise.reject(new Error('the Redis transport is not open'));
     const message = typeof payload === 'string' ? payload : toBuffer(payload);
     // The reply (a subscriber count) is not needed: hand the command's own promise back.
-    return publisher.publish(this.context.key, message);
+    return this.sharded
+      ? publisher.spublish(this.context.key, message)
+      : publisher.publish(this.context.key, message);
   }
 
   async close(): Promise<void> {
@@ -90,7 +110,10 @@ export class RedisTransport implements SyncTransport {
   private subscribe(): void {
     const subscriber = this.subscriber;
     if (!subscriber || this.closing) return;
-    subscriber.subscribe(this.context.key).then(
+    const subscribing = this.sharded
+      ? subscriber.ssubscribe(this.context.key)
+      : subscriber.subscribe(this.context.key);
+    subscribing.then(
       () => {
         this.subscribed = true;
         this.update();
