@@ -96,6 +96,11 @@ export class FailoverRun {
     }));
   }
 
+  /** The events receiver `index` heard. */
+  heardBy(index: number): Set<number> {
+    return new Set(this.heard[index].keys());
+  }
+
   get emitted(): number {
     return this.sent;
   }

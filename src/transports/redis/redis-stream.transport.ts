@@ -10,7 +10,9 @@ import type {
   SyncTransportContext,
   SyncTransportHandlers,
 } from '../sync-transport.js';
+import { ClusterWriteGate } from './redis-write-gate.js';
 import {
+  CLUSTER_READ_RETRIES,
   connectClient,
   duplicateClient,
   openPublisher,
@@ -57,6 +59,7 @@ export class RedisStreamTransport implements SyncTransport {
   private publisher?: RedisClient;
   private reader?: RedisClient;
   private ownsPublisher = false;
+  private gate?: ClusterWriteGate;
   private closing = false;
   private closed?: Promise<void>;
   private lastError?: Error;
@@ -96,18 +99,28 @@ export class RedisStreamTransport implements SyncTransport {
       this.context.settings,
     );
     this.ownsPublisher = owned;
-    const reader = duplicateClient(publisher, {
-      enableAutoPipelining: false,
-      // A read waits through an outage and is re-sent after a reconnect (with the same cursor)
-      // instead of failing: without the re-send, ioredis would orphan it and never settle it.
-      maxRetriesPerRequest: null,
-      enableOfflineQueue: true,
-      autoResendUnfulfilledCommands: true,
-      // Settles a read whose reply cannot come (half-open socket, outage), and replaces the socket.
-      blockingTimeout: BLOCK_MS,
-      blockingTimeoutGrace: BLOCK_GRACE_MS,
-      socketTimeout: BLOCK_MS + BLOCK_GRACE_MS + 2_000,
-    });
+    const reader = duplicateClient(
+      publisher,
+      {
+        enableAutoPipelining: false,
+        // A read waits through an outage and is re-sent after a reconnect (with the same cursor)
+        // instead of failing: without the re-send, ioredis would orphan it and never settle it.
+        maxRetriesPerRequest: null,
+        enableOfflineQueue: true,
+        autoResendUnfulfilledCommands: true,
+        // Settles a read whose reply cannot come (half-open socket, outage), and replaces the socket.
+        blockingTimeout: BLOCK_MS,
+        blockingTimeoutGrace: BLOCK_GRACE_MS,
+        socketTimeout: BLOCK_MS + BLOCK_GRACE_MS + 2_000,
+      },
+      CLUSTER_READ_RETRIES,
+    );
+    const stream = this.keys.stream;
+    this.gate = new ClusterWriteGate(
+      publisher,
+      () => publisher.exists(stream),
+      () => this.update(),
+    );
     this.publisher = publisher;
     this.reader = reader;
     const remember = (error: Error) => {
@@ -140,7 +153,9 @@ export class RedisStreamTransport implements SyncTransport {
     if (!publisher) return Promise.reject(new Error('the Redis transport is not open'));
     const message = typeof payload === 'string' ? payload : toBuffer(payload);
     const { maxEvents } = this.context.settings.retention;
-    return publisher.xadd(this.keys.stream, 'MAXLEN', '~', maxEvents, '*', PAYLOAD_FIELD, message);
+    return this.gate!.watch(
+      publisher.xadd(this.keys.stream, 'MAXLEN', '~', maxEvents, '*', PAYLOAD_FIELD, message),
+    );
   }
 
   /** Idempotent: a second call gets the first one's promise. */
@@ -151,6 +166,7 @@ export class RedisStreamTransport implements SyncTransport {
 
   private async shutDown(): Promise<void> {
     this.closing = true;
+    this.gate?.stop();
     clearInterval(this.trimTimer);
     this.settleOpen();
     this.wake?.();
@@ -240,7 +256,9 @@ export class RedisStreamTransport implements SyncTransport {
   /** Ready once the reader has its place in the log and both connections are up. */
   private update(): void {
     if (this.closing) return;
-    const up = this.publisher?.status === 'ready' && this.reader?.status === 'ready';
+    const blocked = this.gate?.blockedBy;
+    if (blocked) this.lastError = blocked;
+    const up = this.publisher?.status === 'ready' && this.reader?.status === 'ready' && !blocked;
     if (up && this.cursor.position !== undefined) {
       this.status.ready();
     } else {

@@ -7,18 +7,35 @@ import { parseRedisUri } from './redis-uri.js';
 export type RedisClient = Redis | Cluster;
 
 /**
- * ioredis settings for a Cluster, from what its pub/sub needs to survive a failover:
+ * ioredis settings for the Cluster that writes:
  * - `slotsRefreshInterval`: ioredis refreshes the slot map once when a shard subscriber is told to
  *   leave (SUNSUBSCRIBE from a demoted master); if that one refresh asks a node that has not heard
  *   of the new master yet, the shard subscription is never made again. A periodic refresh repairs it.
- * - `retryDelayOnFailover` × `maxRedirections` bounds how long a write keeps retrying against a
- *   dead master (about 2 s) before it fails and the core sends it again.
+ * - No delayed retry of a write whose master is gone or whose cluster is down: ioredis would send it
+ *   again later while newer writes go straight to the new master, out of order. It fails at once,
+ *   and ClusterWriteGate holds the writes until the slot has a master again.
  */
 const CLUSTER_DEFAULTS = {
   slotsRefreshInterval: 1_000,
-  retryDelayOnFailover: 200,
-  maxRedirections: 10,
+  retryDelayOnFailover: 0,
+  retryDelayOnClusterDown: 0,
 };
+
+/**
+ * ioredis settings for a Sentinel group:
+ * - `failoverDetector`: ioredis listens for +switch-master on the sentinels and moves at once,
+ *   instead of only when the old master's socket drops (a demoted master keeps its sockets).
+ * - A reconnect delay capped at 500 ms (ioredis: 2 s): while the master is down, every attempt
+ *   fails (the sentinels still name it) and the delay grows; with the default cap a connection
+ *   could wait up to 2 s more after the promotion, and a subscriber miss what is sent meanwhile.
+ */
+const SENTINEL_DEFAULTS = {
+  failoverDetector: true,
+  retryStrategy: (times: number) => Math.min(times * 50, 500),
+};
+
+/** ioredis's own retries, for the connections that only read (their order is the server's). */
+export const CLUSTER_READ_RETRIES = { retryDelayOnFailover: 100, retryDelayOnClusterDown: 100 };
 
 /**
  * The connection that writes (PUBLISH, SPUBLISH or XADD), as both Redis transports open it: the
@@ -62,12 +79,10 @@ export function openPublisher(
       return { client, owned: true };
     }
     case 'sentinel':
-      // failoverDetector: ioredis listens for +switch-master on the sentinels and moves at once,
-      // instead of only when the old master's socket drops (a demoted master keeps its sockets).
       return {
         client: new ioredis.Redis({
           ...options,
-          failoverDetector: true,
+          ...SENTINEL_DEFAULTS,
           ...topology.options,
           ...given,
         }),
@@ -86,6 +101,33 @@ export function shardedPubSub(uri: string | undefined, settings: RedisSettings):
   if (settings.sharded !== undefined) return settings.sharded;
   const topology = parseRedisUri(uri);
   return topology.kind === 'cluster' && topology.sharded === true;
+}
+
+/** A script that publishes: ioredis sends it to the master of its key's slot. */
+const PUBLISH_SCRIPT = "return redis.call('PUBLISH', KEYS[1], ARGV[1])";
+
+/**
+ * Classic PUBLISH on a Cluster, always through one node, the master of the key's slot. ioredis
+ * sends a PUBLISH (it has no key) to a random master each time, and messages that enter the
+ * cluster at different nodes can reach a subscriber out of order. Run as a script whose key is
+ * the channel, it goes where SPUBLISH or XADD would; subscribers get a plain PUBLISH.
+ * Undefined for one server or a Sentinel group, and with sharded pub/sub.
+ */
+export function clusterPublish(
+  client: RedisClient,
+  key: string,
+  sharded: boolean,
+): ((message: string | Buffer) => Promise<unknown>) | undefined {
+  if (!(client as Cluster).isCluster || sharded) return undefined;
+  const name = 'feathersSyncPublish';
+  const scripted = client as unknown as Record<
+    string,
+    ((channel: string, message: string | Buffer) => Promise<unknown>) | undefined
+  >;
+  if (typeof scripted[name] !== 'function') {
+    client.defineCommand(name, { numberOfKeys: 1, lua: PUBLISH_SCRIPT });
+  }
+  return (message) => scripted[name]!.call(client, key, message);
 }
 
 /**

@@ -4,11 +4,14 @@ import { asError } from '../../shared/errors.js';
 import { StatusReporter } from '../../shared/status.js';
 import { Deadline } from '../../shared/timeout.js';
 import { loadIoredis } from '../broker-packages.js';
+import { ClusterWriteGate } from './redis-write-gate.js';
 import {
+  CLUSTER_READ_RETRIES,
   connectClient,
   duplicateClient,
   openPublisher,
   quit,
+  clusterPublish,
   reviveOnEnd,
   shardedPubSub,
   type RedisClient,
@@ -35,6 +38,8 @@ export class RedisTransport implements SyncTransport {
   private ownsPublisher = false;
   private subscribed = false;
   private sharded = false;
+  private gate?: ClusterWriteGate;
+  private publishOnSlot?: (message: string | Buffer) => Promise<unknown>;
   private closing = false;
   private lastError?: Error;
 
@@ -53,7 +58,14 @@ export class RedisTransport implements SyncTransport {
       publisher,
       { enableAutoPipelining: false },
       // One subscriber connection per master, each following its shard through failovers.
-      { shardedSubscribers: sharded },
+      { shardedSubscribers: sharded, ...CLUSTER_READ_RETRIES },
+    );
+    this.publishOnSlot = clusterPublish(publisher, key, sharded);
+    // EXISTS goes to the master of the key's slot, as every write does here.
+    this.gate = new ClusterWriteGate(
+      publisher,
+      () => publisher.exists(key),
+      () => this.update(),
     );
     this.publisher = publisher;
     this.subscriber = subscriber;
@@ -92,13 +104,16 @@ export class RedisTransport implements SyncTransport {
     if (!publisher) return Promise.reject(new Error('the Redis transport is not open'));
     const message = typeof payload === 'string' ? payload : toBuffer(payload);
     // The reply (a subscriber count) is not needed: hand the command's own promise back.
-    return this.sharded
-      ? publisher.spublish(this.context.key, message)
-      : publisher.publish(this.context.key, message);
+    const key = this.context.key;
+    const sent = this.sharded
+      ? publisher.spublish(key, message)
+      : (this.publishOnSlot?.(message) ?? publisher.publish(key, message));
+    return this.gate!.watch(sent);
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    this.gate?.stop();
     const deadline = new Deadline(this.context.closeTimeout);
     const subscriber = this.subscriber;
     const publisher = this.publisher;
@@ -128,7 +143,9 @@ export class RedisTransport implements SyncTransport {
   /** Ready while the subscription is live and the publisher connected; else why not. */
   private update(): void {
     if (this.closing) return;
-    if (this.subscribed && this.publisher?.status === 'ready') {
+    const blocked = this.gate?.blockedBy;
+    if (blocked) this.lastError = blocked;
+    if (this.subscribed && this.publisher?.status === 'ready' && !blocked) {
       this.lastError = undefined;
       this.status.ready();
     } else {
