@@ -5,6 +5,13 @@ import type { RedisClient } from './redis.clients.js';
 const PROBE_MS = 200;
 
 /**
+ * Failures that mean the key's slot has no reachable master for now. Any other refusal (a message
+ * too large, a missing permission) is the core's to count: holding the writes would stop them all.
+ */
+const TOPOLOGY_FAILURE =
+  /Connection is closed|CLUSTERDOWN|TRYAGAIN|\bMOVED\b|\bASK\b|LOADING|READONLY|MASTERDOWN|Too many Cluster redirections|isn't ready|startup nodes|slots cache|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|writeable/;
+
+/**
  * Keeps writes to a Redis Cluster in order across a failover. The publisher's Cluster fails a
  * write at once when its master is gone (no retry inside ioredis: its delayed retries let newer
  * writes overtake older ones). The first failure closes the gate: the transport reports itself
@@ -34,7 +41,8 @@ export class ClusterWriteGate {
   watch<T>(write: Promise<T>): Promise<T> {
     if (!(this.client as Cluster).isCluster) return write;
     return write.catch((error: unknown) => {
-      this.close(error instanceof Error ? error : new Error(String(error)));
+      const failure = error instanceof Error ? error : new Error(String(error));
+      if (TOPOLOGY_FAILURE.test(failure.message)) this.close(failure);
       throw error;
     });
   }
