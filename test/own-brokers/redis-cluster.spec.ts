@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FeathersSyncOptions } from '../../src';
 import { uniqueKey } from '../support/brokers';
 import { describeWithBinaries } from '../support/durable';
@@ -7,6 +8,7 @@ import { recordEvents, waitFor, type TestApp } from '../support/feathers-app';
 import { closeAll, startInstances, type Instance } from '../support/instances';
 import { sleep } from '../support/processes/broker-process';
 import { RedisCluster } from '../support/processes/redis-cluster';
+import { makeCertificates } from '../support/processes/tls-certs';
 import { redisCommand } from '../support/processes/resp';
 
 /** What the test reads back from a stream entry. */
@@ -177,4 +179,38 @@ describeWithBinaries('redis', 'Redis Cluster (3 masters, 3 replicas)', () => {
     expect(mine.map((r) => r.data.text).sort()).toEqual(['from feathers-sync', 'from nest']);
     expect(mine.find((r) => r.data.text === 'from feathers-sync')?.context.path).toBe('todos');
   });
+});
+
+describeWithBinaries('redis', 'Redis Cluster over TLS (rediss+cluster://)', () => {
+  it('connects to every node with TLS and the credentials of the uri; events flow', async () => {
+    const certs = await makeCertificates();
+    // The default user may not publish, subscribe or run scripts: the uri's user must be used.
+    // prettier-ignore
+    const args = [
+      '--user', 'app', 'on', '>s3cret-pw', '~*', '&*', '+@all',
+      '--user', 'default', 'on', 'nopass', '~*', '&*', '+@all', '-@pubsub', '-@scripting',
+    ];
+    const cluster = await RedisCluster.start({ replicasPerMaster: 0, tls: certs, args });
+    let instances: Instance[] = [];
+    try {
+      const ca = readFileSync(certs.caFile);
+      const key = uniqueKey('cluster-tls');
+      instances = await startInstances(2, {
+        logger: false,
+        uri: cluster.uri().replace('://', '://app:s3cret-pw@'),
+        key,
+        // The test CA: the uri turns TLS on, the options say whom to trust.
+        redis: { options: { redisOptions: { tls: { ca } } } },
+      });
+      const heard = recordEvents(instances[1].app, 'todos', ['created']);
+      await instances[0].app.service('todos').create({ text: 'over tls' });
+      await waitFor(() => heard.length === 1, 'the event over TLS');
+      expect(cluster.uri()).toMatch(/^rediss\+cluster:\/\//);
+      expect(heard[0].data.text).toBe('over tls');
+    } finally {
+      await closeAll(instances);
+      await cluster.stop();
+      await certs.remove();
+    }
+  }, 60_000);
 });

@@ -16,6 +16,13 @@ export interface RedisClusterOptions {
   replicasPerMaster?: number;
   /** `cluster-node-timeout` (default 1500 ms): how long until a silent master is failed over. */
   nodeTimeoutMs?: number;
+  /**
+   * TLS for clients and the cluster bus, on a second port per node (`tlsPorts`, what the cluster
+   * announces); the plain port stays open for the harness's own checks.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+  /** More `redis-server` arguments for every node (e.g. ACL users). */
+  args?: string[];
 }
 
 /** One node as `CLUSTER NODES` describes it. */
@@ -42,13 +49,28 @@ export interface KilledMaster {
  * one a RedisServer of its own, joined with `redis-cli --cluster create`.
  */
 export class RedisCluster {
-  private constructor(readonly servers: RedisServer[]) {}
+  private constructor(
+    readonly servers: RedisServer[],
+    /** With `tls`: each node's TLS port, in the order of `servers`. */
+    readonly tlsPorts: number[] = [],
+  ) {}
 
   static async start(options: RedisClusterOptions = {}): Promise<RedisCluster> {
-    const { masters = 3, replicasPerMaster = 1, nodeTimeoutMs = 1500 } = options;
+    const { masters = 3, replicasPerMaster = 1, nodeTimeoutMs = 1500, tls } = options;
     const total = masters * (1 + replicasPerMaster);
     const ports: number[] = [];
-    for (let i = 0; i < total; i++) ports.push(await freePortWith([BUS_OFFSET]));
+    const tlsPorts: number[] = [];
+    for (let i = 0; i < total; i++) {
+      ports.push(await freePortWith([BUS_OFFSET]));
+      // With tls-cluster, the bus listens on the TLS port + 10000.
+      if (tls) tlsPorts.push(await freePortWith([BUS_OFFSET]));
+    }
+    // prettier-ignore
+    const tlsArgs = (i: number) => tls
+      ? ['--tls-port', String(tlsPorts[i]), '--tls-cert-file', tls.certFile,
+          '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile,
+          '--tls-auth-clients', 'no', '--tls-cluster', 'yes', '--tls-replication', 'yes']
+      : [];
     // prettier-ignore
     const args = [
       '--cluster-enabled', 'yes',
@@ -56,19 +78,21 @@ export class RedisCluster {
       '--cluster-node-timeout', String(nodeTimeoutMs),
       // Replicas sync at once instead of waiting 5 s for others to share the transfer.
       '--repl-diskless-sync-delay', '0',
+      ...(options.args ?? []),
     ];
     const started = await Promise.allSettled(
-      ports.map((port) => RedisServer.start({ port, args })),
+      ports.map((port, i) => RedisServer.start({ port, args: [...args, ...tlsArgs(i)] })),
     );
     const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const cluster = new RedisCluster(servers);
+    const cluster = new RedisCluster(servers, tlsPorts);
     try {
       const failed = started.find((s) => s.status === 'rejected');
       if (failed) throw failed.reason;
       await promisify(execFile)(
         'redis-cli',
         // prettier-ignore
-        ['--cluster', 'create', ...ports.map((port) => `${HOST}:${port}`),
+        [...(tls ? ['--tls', '--cacert', tls.caFile] : []),
+          '--cluster', 'create', ...(tls ? tlsPorts : ports).map((port) => `${HOST}:${port}`),
           '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'],
         { timeout: 60_000 },
       );
@@ -92,9 +116,11 @@ export class RedisCluster {
     return this.ports.map((port) => ({ host: HOST, port }));
   }
 
-  /** `redis+cluster://` with every node as a seed. */
+  /** `redis+cluster://` (`rediss+cluster://` with TLS) with every node as a seed. */
   uri(params = ''): string {
-    return `redis+cluster://${this.ports.map((port) => `${HOST}:${port}`).join(',')}${params}`;
+    const tls = this.tlsPorts.length > 0;
+    const seeds = (tls ? this.tlsPorts : this.ports).map((port) => `${HOST}:${port}`).join(',');
+    return `${tls ? 'rediss' : 'redis'}+cluster://${seeds}${params}`;
   }
 
   /** The first of the running nodes. */
