@@ -2,6 +2,7 @@ import type { SyncDelivery } from '../../src';
 import { uniqueKey } from '../support/brokers';
 import { describeWithBinaries } from '../support/durable';
 import { FailoverRun } from '../support/failover-run';
+import { recordEvents, waitFor } from '../support/feathers-app';
 import { closeAll, startInstances, type Instance } from '../support/instances';
 import { sleep } from '../support/processes/broker-process';
 import { RedisSentinelGroup } from '../support/processes/redis-sentinel';
@@ -68,4 +69,35 @@ describeWithBinaries('redis', 'Redis Sentinel (1 master, 1 replica, 3 sentinels)
       expect(origin.sync.stats().publishFailed).toBe(0);
     },
   );
+
+  it('uses the uri’s credentials for the master and the replica, and keeps them out of errors', async () => {
+    // The default user (Sentinel's) may only use Sentinel's own channel: the uri's user must be used.
+    // prettier-ignore
+    const dataArgs = [
+      '--user', 'app', 'on', '>s3cret-pw', '~*', '&*', '+@all',
+      '--user', 'default', 'on', 'nopass', '~*', 'resetchannels', '&__sentinel__:*', '+@all',
+    ];
+    group = await RedisSentinelGroup.start({ dataArgs });
+    const key = uniqueKey('sentinel-acl');
+    const uri = group.uri().replace('://', '://app:s3cret-pw@');
+    instances = await startInstances(2, { logger: false, uri, key });
+    const heard = recordEvents(instances[1].app, 'todos', ['created']);
+    await instances[0].app.service('todos').create({ text: 'through the sentinels' });
+    await waitFor(() => heard.length === 1, 'the event');
+    expect(heard[0].data.text).toBe('through the sentinels');
+    // A malformed list fails boot with the expected form, without the password.
+    await expect(
+      startInstances(1, { logger: false, uri: `${uri.split('/mymaster')[0]},:1/mymaster`, key }),
+    ).rejects.toThrow(/Write it as redis\+sentinel:\/\/.*masterName/);
+    const error: unknown = await startInstances(1, {
+      logger: false,
+      uri: uri.replace('/mymaster', ''),
+      key,
+    }).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(String(error)).toMatch(/the path must be the master name/);
+    expect(String(error)).not.toContain('s3cret-pw');
+  });
 });

@@ -12,6 +12,8 @@ export interface RedisSentinelOptions {
   masterName?: string;
   /** `down-after-milliseconds` (default 1000): silence before a sentinel flags the master. */
   downAfterMs?: number;
+  /** More `redis-server` arguments for the master and the replica (e.g. ACL users). */
+  dataArgs?: string[];
 }
 
 /**
@@ -28,16 +30,16 @@ export class RedisSentinelGroup {
   ) {}
 
   static async start(options: RedisSentinelOptions = {}): Promise<RedisSentinelGroup> {
-    const { masterName = 'mymaster', downAfterMs = 1000 } = options;
+    const { masterName = 'mymaster', downAfterMs = 1000, dataArgs = [] } = options;
     const dir = await mkdtemp(join(tmpdir(), 'redis-sentinel-'));
     const data: RedisServer[] = [];
     const sentinels: BrokerProcess[] = [];
     const sentinelPorts: number[] = [];
     const group = new RedisSentinelGroup(masterName, data, sentinels, sentinelPorts, dir);
     try {
-      const master = await RedisServer.start({ port: await freePortWith([]) });
+      const master = await RedisServer.start({ port: await freePortWith([]), args: dataArgs });
       data.push(master);
-      const replicaOf = ['--replicaof', HOST, String(master.port)];
+      const replicaOf = [...dataArgs, '--replicaof', HOST, String(master.port)];
       data.push(await RedisServer.start({ port: await freePortWith([]), args: replicaOf }));
       await waitFor(
         async () => (await redisInfo(data[1].port, 'replication')).master_link_status === 'up',
