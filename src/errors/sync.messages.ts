@@ -15,6 +15,10 @@ export const messages = {
     `FeathersSyncModule does not support the scheme "${scheme}" (uri "${redacted}"). ` +
     `Supported schemes: ${supported.join(', ')}. ` +
     'For another broker, pass a class implementing SyncTransport as the `transport` option.',
+  shardedNotRecoverable: () =>
+    "FeathersSyncModule got redis sharded pub/sub with delivery 'recoverable', which reads a Redis " +
+    "stream and does not use pub/sub: remove `redis.sharded` (or the uri's ?sharded=true), or set " +
+    "delivery: 'broadcast'.",
   invalidKey: (key: unknown) =>
     `FeathersSyncModule got an invalid \`key\` (${JSON.stringify(key)}). The key names the Redis ` +
     'channel, AMQP exchange and NATS subject: use 1 to 255 characters among letters, digits and ' +

@@ -19,9 +19,10 @@ import type {
 /** Options of `FeathersSyncModule.forRoot()` / `forRootAsync()`. */
 export interface FeathersSyncOptions {
   /**
-   * Broker address; the scheme picks the transport: `redis://`, `rediss://`, `amqp://`, `amqps://`,
-   * `nats://`, `cluster://` (Node cluster workers on one machine), `memory://`. Credentials in it
-   * are used, never logged.
+   * Broker address; the scheme picks the transport: `redis://`, `rediss://`, `redis+cluster://`
+   * and `redis+sentinel://` (and their `rediss+` forms), `amqp://`, `amqps://`, `nats://`,
+   * `cluster://` (Node cluster workers on one machine), `memory://`. Credentials in it are used,
+   * never logged.
    */
   uri?: string;
   /** Redis channel, AMQP exchange and NATS subject. Default `feathers-sync`. */

@@ -42,24 +42,41 @@ export interface RedisTransportOptions {
    * what it created.
    */
   client?: RedisClientLike;
-  /** ioredis options for the connections the module creates (merged over the uri). */
+  /**
+   * ioredis options for the connections the module creates, merged over what the uri says: for
+   * `redis+cluster://` the Cluster's options (with `redisOptions` for each node's connection), else
+   * a connection's options.
+   */
   options?: Record<string, unknown>;
+  /**
+   * Sharded pub/sub (`SPUBLISH` / `SSUBSCRIBE`, Redis 7+): only the shard that owns the key's slot
+   * carries the events, instead of every node of a Cluster. feathers-sync peers use classic
+   * pub/sub and do not hear sharded events. Default: the uri's `?sharded=` (false without it).
+   * `delivery: 'broadcast'` only.
+   */
+  sharded?: boolean;
 }
 
 export interface RedisSettings {
   client?: RedisClientLike;
   options: Record<string, unknown>;
+  /** Set when the user chose; else the uri decides. */
+  sharded?: boolean;
 }
 
 export function resolveRedisSettings(given: RedisTransportOptions | undefined): RedisSettings {
-  const redis = objectOption('redis', given, 'an object ({ client?, options? })');
+  const redis = objectOption('redis', given, 'an object ({ client?, options?, sharded? })');
   const client = redis.client as RedisClientLike | undefined;
   if (client !== undefined && (client === null || typeof client.duplicate !== 'function')) {
     fail('redis.client', 'an ioredis Redis or Cluster instance', client);
   }
+  if (redis.sharded !== undefined && typeof redis.sharded !== 'boolean') {
+    fail('redis.sharded', 'true or false', redis.sharded);
+  }
   return {
     client,
     options: objectOption('redis.options', redis.options, 'an object of ioredis options'),
+    ...(redis.sharded === undefined ? {} : { sharded: redis.sharded }),
   };
 }
 

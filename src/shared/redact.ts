@@ -1,8 +1,29 @@
 import { asError } from './errors.js';
+import { splitHostList } from './host-list.js';
 
-/** Returns the uri with its password (and any token in the user part) replaced by `***`. */
+/**
+ * Returns the uri with its password (and any token in the user part, and any query parameter that
+ * looks like a secret) replaced by `***`. A list of servers (`h1:p1,h2:p2`) is kept as written.
+ */
 export function redactUri(uri: string | undefined): string {
   if (uri === undefined) return '(no uri)';
+  // Entries with schemes of their own (`nats://h1:4222,tls://h2:4222`): each redacted on its own.
+  if (uri.slice(uri.indexOf('://') + 3).includes('://')) return redactSingle(uri);
+  const list = splitHostList(uri);
+  if (list && list.hosts.length > 1) {
+    const single = redactSingle(list.single);
+    const first = list.hosts[0];
+    const authority = single.indexOf('://') + 3;
+    const at = single.indexOf(first, Math.max(authority, single.indexOf('@', authority) + 1));
+    // The parser may have normalised the host (case, default port): then show the first only.
+    return at < 0
+      ? single
+      : single.slice(0, at) + list.hosts.join(',') + single.slice(at + first.length);
+  }
+  return redactSingle(uri);
+}
+
+function redactSingle(uri: string): string {
   try {
     const url = new URL(uri);
     if (url.password) url.password = '***';
@@ -144,12 +165,15 @@ function secretsOf(uri: string): string[] {
   const secrets: string[] = [];
   for (const entry of entries) {
     try {
-      const { username, password } = new URL(
+      const { username, password, searchParams } = new URL(
         /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ? entry : `${scheme}${entry}`,
       );
       // As redactUri does: without a password, the user part is the secret (a token).
       const secret = password || username;
       if (secret) secrets.push(secret);
+      for (const [key, value] of searchParams) {
+        if (value && /pass|token|secret|key|auth/i.test(key)) secrets.push(value);
+      }
     } catch {
       // An unparsable uri never reaches a transport (the factory refuses it).
     }

@@ -2,6 +2,7 @@ import { FeathersSyncConfigError } from '../errors/sync.errors.js';
 import { messages } from '../errors/sync.messages.js';
 import type { ResolvedSyncOptions } from '../options/resolve-options.js';
 import type { Retention } from '../options/transport-options.js';
+import { splitHostList } from '../shared/host-list.js';
 import { redactUri } from '../shared/redact.js';
 import { AmqpStreamTransport } from './amqp/amqp-stream.transport.js';
 import { AmqpTransport } from './amqp/amqp.transport.js';
@@ -14,6 +15,8 @@ import { RedisTransport } from './redis/redis.transport.js';
 import { loadAmqplib, loadIoredis } from './broker-packages.js';
 import { loadNatsClient } from './nats/nats-client.js';
 import { parseNatsUri } from './nats/nats-uri.js';
+import { shardedPubSub } from './redis/redis.clients.js';
+import { parseRedisUri } from './redis/redis-uri.js';
 import type { SyncTransport, SyncTransportContext } from './sync-transport.js';
 
 type Transports = ResolvedSyncOptions['transports'];
@@ -27,13 +30,23 @@ interface SchemeEntry {
   ) => SyncTransport;
   /** The optional peer package the transport needs, loaded at boot so a missing one fails fast. */
   load?: (delivery: ResolvedSyncOptions['delivery'], transports: Transports) => Promise<unknown>;
+  /** Throws a config error when the uri is malformed for this transport. Default: `checkUrl`. */
+  check?: (uri: string) => void;
 }
 
 const redis: SchemeEntry = {
-  create: (context, { redis }, retention) =>
-    context.delivery === 'recoverable'
-      ? new RedisStreamTransport({ ...context, settings: { ...redis, retention } })
-      : new RedisTransport({ ...context, settings: redis }),
+  // A cluster or sentinel uri is checked host by host, and its error shows the form it expects.
+  check: (uri) => {
+    if (parseRedisUri(uri).kind === 'server') checkUrl(uri);
+  },
+  create: (context, { redis }, retention) => {
+    if (context.delivery !== 'recoverable')
+      return new RedisTransport({ ...context, settings: redis });
+    if (shardedPubSub(context.uri, redis)) {
+      throw new FeathersSyncConfigError(messages.shardedNotRecoverable());
+    }
+    return new RedisStreamTransport({ ...context, settings: { ...redis, retention } });
+  },
   load: loadIoredis,
 };
 const amqp: SchemeEntry = {
@@ -49,6 +62,8 @@ const nats: SchemeEntry = {
     context.delivery === 'recoverable'
       ? new NatsJetStreamTransport({ ...context, settings: { ...nats, retention } })
       : new NatsTransport({ ...context, settings: nats }),
+  // A NATS uri may list several servers, each with a scheme of its own: its own parser checks it.
+  check: (uri) => void parseNatsUri(uri),
   load: (delivery, { nats }) => loadNatsClient(nats.client, delivery),
 };
 
@@ -59,6 +74,11 @@ const nats: SchemeEntry = {
 const SCHEMES: Record<string, SchemeEntry> = {
   redis,
   rediss: redis,
+  // A Redis Cluster by its seed nodes, a Sentinel group by its sentinels (see redis-uri.ts).
+  'redis+cluster': redis,
+  'rediss+cluster': redis,
+  'redis+sentinel': redis,
+  'rediss+sentinel': redis,
   amqp,
   amqps: amqp,
   nats,
@@ -104,6 +124,7 @@ export async function createTransport(options: ResolvedSyncOptions): Promise<Syn
     throw new FeathersSyncConfigError(
       messages.unknownScheme(`${scheme}://`, redactUri(options.uri), SUPPORTED_SCHEMES),
     );
+  (entry.check ?? checkUrl)(options.uri);
   await entry.load?.(options.delivery, options.transports);
   return entry.create(context, options.transports, options.retention);
 }
@@ -112,18 +133,16 @@ function schemeOf(uri: string): string {
   const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri);
   if (!match)
     throw new FeathersSyncConfigError(messages.invalidUri(redactUri(uri), SUPPORTED_SCHEMES));
-  const scheme = match[1].toLowerCase();
-  // A NATS uri may list several servers, which `URL` does not parse: its own parser checks it.
-  if (scheme === 'nats' || scheme === 'tls') {
-    parseNatsUri(uri);
-    return scheme;
-  }
+  return match[1].toLowerCase();
+}
+
+/** A uri `URL` can parse; a list of servers (`h1:p1,h2:p2`) is checked by its first server. */
+function checkUrl(uri: string): void {
   try {
-    new URL(uri);
+    new URL(splitHostList(uri)?.single ?? uri);
   } catch {
     throw new FeathersSyncConfigError(messages.invalidUri(redactUri(uri), SUPPORTED_SCHEMES));
   }
-  return scheme;
 }
 
 function isTransportInstance(value: unknown): value is SyncTransport {

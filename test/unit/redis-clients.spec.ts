@@ -1,4 +1,5 @@
-import { quit, type RedisClient } from '../../src/transports/redis/redis.clients';
+import { EventEmitter } from 'node:events';
+import { quit, reviveOnEnd, type RedisClient } from '../../src/transports/redis/redis.clients';
 import { Deadline } from '../../src/shared/timeout';
 
 /** The shape of an ioredis client that quit() touches, and what was done to it. */
@@ -40,5 +41,36 @@ describe('quit() of the Redis transports', () => {
     const { fake, calls } = client('reconnecting', () => Promise.resolve('OK'));
     await quit(fake, new Deadline(1000));
     expect(calls).toEqual(['disconnect']);
+  });
+});
+
+describe('reviveOnEnd() of the Redis transports', () => {
+  // ioredis's Sentinel connector can end a client for good after a failover (a stale failover
+  // detector fires while the client resolves the new master): connect() again brings it back.
+  function endingClient() {
+    const emitter = new EventEmitter();
+    let connects = 0;
+    const fake = Object.assign(emitter, {
+      connect: () => {
+        connects++;
+        return Promise.reject(new Error('Connection is closed.'));
+      },
+    });
+    return { fake: fake as unknown as RedisClient, connects: () => connects };
+  }
+
+  it('connects a client again when it ends while the transport still needs it', async () => {
+    const { fake, connects } = endingClient();
+    reviveOnEnd(fake, () => false);
+    fake.emit('end');
+    await Promise.resolve();
+    expect(connects()).toBe(1);
+  });
+
+  it('leaves a client ended by the transport’s own close alone', () => {
+    const { fake, connects } = endingClient();
+    reviveOnEnd(fake, () => true);
+    fake.emit('end');
+    expect(connects()).toBe(0);
   });
 });

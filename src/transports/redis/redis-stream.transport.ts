@@ -11,12 +11,15 @@ import type {
   SyncTransportContext,
   SyncTransportHandlers,
 } from '../sync-transport.js';
+import { ClusterWriteGate } from './redis-write-gate.js';
 import {
+  CLUSTER_READ_RETRIES,
   connectClient,
   duplicateClient,
   openPublisher,
   quit,
   redisScrubber,
+  reviveOnEnd,
   type RedisClient,
 } from './redis.clients.js';
 import { connectionError, tellingError } from '../tls.hints.js';
@@ -59,6 +62,7 @@ export class RedisStreamTransport implements SyncTransport {
   private publisher?: RedisClient;
   private reader?: RedisClient;
   private ownsPublisher = false;
+  private gate?: ClusterWriteGate;
   private closing = false;
   private closed?: Promise<void>;
   private lastError?: Error;
@@ -110,6 +114,14 @@ export class RedisStreamTransport implements SyncTransport {
     this.trimTimer.unref();
     const joined = new Promise<void>((resolve, reject) => (this.opened = { resolve, reject }));
     this.watch(publisher, remember);
+    const stream = this.keys.stream;
+    this.gate = new ClusterWriteGate(
+      publisher,
+      () => publisher.exists(stream),
+      () => this.update(),
+    );
+    const closing = () => this.closing;
+    if (owned) reviveOnEnd(publisher, closing);
 
     if (this.context.subscribe === false) {
       // Publish-only: no reader, no place in the log; ready (and open) once XADD can go out.
@@ -118,21 +130,26 @@ export class RedisStreamTransport implements SyncTransport {
       await joined;
       return;
     }
-    const reader = duplicateClient(publisher, {
-      enableAutoPipelining: false,
-      // A read waits through an outage and is re-sent after a reconnect (with the same cursor)
-      // instead of failing: without the re-send, ioredis would orphan it and never settle it.
-      maxRetriesPerRequest: null,
-      enableOfflineQueue: true,
-      autoResendUnfulfilledCommands: true,
-      // Settles a read whose reply cannot come (half-open socket, outage), and replaces the socket.
-      blockingTimeout: BLOCK_MS,
-      blockingTimeoutGrace: BLOCK_GRACE_MS,
-      socketTimeout: BLOCK_MS + BLOCK_GRACE_MS + 2_000,
-    });
+    const reader = duplicateClient(
+      publisher,
+      {
+        enableAutoPipelining: false,
+        // A read waits through an outage and is re-sent after a reconnect (with the same cursor)
+        // instead of failing: without the re-send, ioredis would orphan it and never settle it.
+        maxRetriesPerRequest: null,
+        enableOfflineQueue: true,
+        autoResendUnfulfilledCommands: true,
+        // Settles a read whose reply cannot come (half-open socket, outage), and replaces the socket.
+        blockingTimeout: BLOCK_MS,
+        blockingTimeoutGrace: BLOCK_GRACE_MS,
+        socketTimeout: BLOCK_MS + BLOCK_GRACE_MS + 2_000,
+      },
+      CLUSTER_READ_RETRIES,
+    );
     this.reader = reader;
     this.watch(reader, remember);
     reader.on('ready', () => this.wake?.());
+    reviveOnEnd(reader, closing);
 
     connectClient(publisher).catch(() => undefined);
     connectClient(reader).catch(() => this.settleOpen());
@@ -151,7 +168,9 @@ export class RedisStreamTransport implements SyncTransport {
     if (!publisher) return Promise.reject(new Error('the Redis transport is not open'));
     const message = typeof payload === 'string' ? payload : toBuffer(payload);
     const { maxEvents } = this.context.settings.retention;
-    return publisher.xadd(this.keys.stream, 'MAXLEN', '~', maxEvents, '*', PAYLOAD_FIELD, message);
+    return this.gate!.watch(
+      publisher.xadd(this.keys.stream, 'MAXLEN', '~', maxEvents, '*', PAYLOAD_FIELD, message),
+    );
   }
 
   /** Idempotent: a second call gets the first one's promise. */
@@ -162,6 +181,7 @@ export class RedisStreamTransport implements SyncTransport {
 
   private async shutDown(): Promise<void> {
     this.closing = true;
+    this.gate?.stop();
     clearInterval(this.trimTimer);
     this.settleOpen();
     this.wake?.();
@@ -257,7 +277,9 @@ export class RedisStreamTransport implements SyncTransport {
   /** Ready once the reader has its place in the log and both connections are up. */
   private update(): void {
     if (this.closing) return;
-    const publishing = this.publisher?.status === 'ready';
+    const blocked = this.gate?.blockedBy;
+    if (blocked) this.lastError = blocked;
+    const publishing = this.publisher?.status === 'ready' && !blocked;
     const reading =
       this.context.subscribe === false ||
       (this.reader?.status === 'ready' && this.cursor.position !== undefined);

@@ -4,12 +4,17 @@ import type { SecretScrubber } from '../../shared/redact.js';
 import { StatusReporter } from '../../shared/status.js';
 import { Deadline } from '../../shared/timeout.js';
 import { loadIoredis } from '../broker-packages.js';
+import { ClusterWriteGate } from './redis-write-gate.js';
 import {
+  CLUSTER_READ_RETRIES,
   connectClient,
   duplicateClient,
   openPublisher,
   quit,
+  clusterPublish,
   redisScrubber,
+  reviveOnEnd,
+  shardedPubSub,
   type RedisClient,
 } from './redis.clients.js';
 import { connectionError, tellingError } from '../tls.hints.js';
@@ -20,10 +25,12 @@ import type {
 } from '../sync-transport.js';
 
 /**
- * `redis://` and `rediss://` over ioredis, as feathers-sync does it on the wire: `PUBLISH <key>`
- * on one connection, `SUBSCRIBE <key>` on a second (a subscribed connection cannot publish).
- * ioredis reconnects both without a give-up limit; the subscription is renewed on every `ready`.
- * The transport is `ready` while both connections are (a publish-only one opens the first only).
+ * `redis://` and `rediss://` (and `redis+cluster://`, `redis+sentinel://`) over ioredis, as
+ * feathers-sync does it on the wire: `PUBLISH <key>` on one connection, `SUBSCRIBE <key>` on a
+ * second (a subscribed connection cannot publish); with `sharded`, `SPUBLISH` / `SSUBSCRIBE`.
+ * ioredis reconnects both without a give-up limit, follows Cluster slot moves and Sentinel
+ * failovers; the subscription is renewed on every `ready`. The transport is `ready` while both
+ * connections are (a publish-only one opens the first only).
  */
 export class RedisTransport implements SyncTransport {
   readonly type = 'redis';
@@ -32,6 +39,9 @@ export class RedisTransport implements SyncTransport {
   private subscriber?: RedisClient;
   private ownsPublisher = false;
   private subscribed = false;
+  private sharded = false;
+  private gate?: ClusterWriteGate;
+  private publishOnSlot?: (message: string | Buffer) => Promise<unknown>;
   private closing = false;
   private lastError?: Error;
   private readonly scrubber: SecretScrubber;
@@ -47,6 +57,15 @@ export class RedisTransport implements SyncTransport {
     const { uri, key, settings } = this.context;
     const { client: publisher, owned } = openPublisher(ioredis, uri, settings);
     this.ownsPublisher = owned;
+    const sharded = shardedPubSub(uri, settings);
+    this.sharded = sharded;
+    this.publishOnSlot = clusterPublish(publisher, key, sharded);
+    // EXISTS goes to the master of the key's slot, as every write does here.
+    this.gate = new ClusterWriteGate(
+      publisher,
+      () => publisher.exists(key),
+      () => this.update(),
+    );
     this.publisher = publisher;
 
     // Every client gets an error listener, or ioredis prints unhandled errors; the status carries it.
@@ -57,11 +76,18 @@ export class RedisTransport implements SyncTransport {
     publisher.on('error', remember);
     publisher.on('ready', () => this.update());
     publisher.on('close', () => this.update());
+    const closing = () => this.closing;
+    if (owned) reviveOnEnd(publisher, closing);
     connectClient(publisher).catch(() => undefined);
     // Publish-only: no second connection, no subscription.
     if (this.context.subscribe === false) return;
 
-    const subscriber = duplicateClient(publisher, { enableAutoPipelining: false });
+    const subscriber = duplicateClient(
+      publisher,
+      { enableAutoPipelining: false },
+      // One subscriber connection per master, each following its shard through failovers.
+      { shardedSubscribers: sharded, ...CLUSTER_READ_RETRIES },
+    );
     this.subscriber = subscriber;
     subscriber.on('error', remember);
     subscriber.on('close', () => {
@@ -69,9 +95,13 @@ export class RedisTransport implements SyncTransport {
       this.update();
     });
     subscriber.on('ready', () => this.subscribe());
-    subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
-      if (channel.toString() === key) handlers.message(message);
-    });
+    subscriber.on(
+      sharded ? 'smessageBuffer' : 'messageBuffer',
+      (channel: Buffer, message: Buffer) => {
+        if (channel.toString() === key) handlers.message(message);
+      },
+    );
+    reviveOnEnd(subscriber, closing);
 
     // A rejected first attempt is not final: ioredis keeps retrying and `ready` fires later.
     connectClient(subscriber).catch(() => undefined);
@@ -82,11 +112,16 @@ export class RedisTransport implements SyncTransport {
     if (!publisher) return Promise.reject(new Error('the Redis transport is not open'));
     const message = typeof payload === 'string' ? payload : toBuffer(payload);
     // The reply (a subscriber count) is not needed: hand the command's own promise back.
-    return publisher.publish(this.context.key, message);
+    const key = this.context.key;
+    const sent = this.sharded
+      ? publisher.spublish(key, message)
+      : (this.publishOnSlot?.(message) ?? publisher.publish(key, message));
+    return this.gate!.watch(sent);
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    this.gate?.stop();
     const deadline = new Deadline(this.context.closeTimeout);
     const subscriber = this.subscriber;
     const publisher = this.publisher;
@@ -98,7 +133,10 @@ export class RedisTransport implements SyncTransport {
   private subscribe(): void {
     const subscriber = this.subscriber;
     if (!subscriber || this.closing) return;
-    subscriber.subscribe(this.context.key).then(
+    const subscribing = this.sharded
+      ? subscriber.ssubscribe(this.context.key)
+      : subscriber.subscribe(this.context.key);
+    subscribing.then(
       () => {
         this.subscribed = true;
         this.update();
@@ -113,8 +151,10 @@ export class RedisTransport implements SyncTransport {
   /** Ready while the subscription is live and the publisher connected; else why not. */
   private update(): void {
     if (this.closing) return;
+    const blocked = this.gate?.blockedBy;
+    if (blocked) this.lastError = blocked;
     const listening = this.subscribed || this.context.subscribe === false;
-    if (listening && this.publisher?.status === 'ready') {
+    if (listening && this.publisher?.status === 'ready' && !blocked) {
       this.lastError = undefined;
       this.status.ready();
     } else {

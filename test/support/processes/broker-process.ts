@@ -83,3 +83,28 @@ export class BrokerProcess {
     this.kill('SIGKILL');
   }
 }
+
+/**
+ * Polls `probe` until it returns something other than `undefined`/`false`, and returns that; a
+ * probe that throws counts as "not yet". Throws after `timeoutMs`, naming `what` and the last error.
+ */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs = 30_000, intervalMs = 50, what = 'a condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await sleep(intervalMs);
+  }
+}

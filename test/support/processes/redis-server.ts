@@ -105,7 +105,7 @@ export class RedisServer {
 }
 
 /** `+PONG` to a PING (not `-LOADING` while an AOF is replayed). */
-function answersPing(port: number): Promise<boolean> {
+export function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let reply = '';
