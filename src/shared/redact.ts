@@ -7,9 +7,13 @@ import { splitHostList } from './host-list.js';
  */
 export function redactUri(uri: string | undefined): string {
   if (uri === undefined) return '(no uri)';
-  // Entries with schemes of their own (`nats://h1:4222,tls://h2:4222`): each redacted on its own.
-  if (uri.slice(uri.indexOf('://') + 3).includes('://')) return redactSingle(uri);
   const list = splitHostList(uri);
+  // Entries with a scheme or credentials of their own (`nats://u:p@h1:4222,tls://u:p@h2:4222`):
+  // each entry is redacted on its own.
+  const ownParts =
+    uri.slice(uri.indexOf('://') + 3).includes('://') ||
+    list?.hosts.some((host) => host.includes('@'));
+  if (ownParts) return redactList(uri) ?? redactSingle(uri);
   if (list && list.hosts.length > 1) {
     const single = redactSingle(list.single);
     const first = list.hosts[0];

@@ -82,6 +82,10 @@ describe('NATS uri', () => {
     expect(redactUri('nats://tok1@h1:4222,nats://tok2@h2:4222')).toBe(
       'nats://***@h1:4222,nats://***@h2:4222',
     );
+    // Credentials in more than one entry without schemes: every server kept, every secret hidden.
+    expect(redactUri('nats://u:pw1@h1:4222,v:pw2@h2:4222')).toBe(
+      'nats://u:***@h1:4222,v:***@h2:4222',
+    );
     const scrubber = new SecretScrubber('nats://u:pw1@h1:4222,nats://v:pw2@h2:4222');
     expect(scrubber.text('auth failed for pw1 and pw2')).toBe('auth failed for *** and ***');
   });

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FeathersSyncModule, type FeathersSyncOptions } from '../../src';
 import { FeathersSyncConfigError } from '../../src/errors/sync.errors';
 import { createFeathersApp } from '../support/feathers-app';
-import { redactUri } from '../../src/shared/redact';
+import { redactUri, SecretScrubber } from '../../src/shared/redact';
 import { parseRedisUri } from '../../src/transports/redis/redis-uri';
 
 describe('Redis Cluster and Sentinel uris', () => {
@@ -97,6 +97,11 @@ describe('Redis Cluster and Sentinel uris', () => {
       'redis+sentinel://user:***@s1:1,s2:2/m?sentinelPassword=***&role=replica',
     );
     expect(redactUri('redis+cluster://:pw123@h1:1,h2:2')).toBe('redis+cluster://:***@h1:1,h2:2');
+    // A secret in the query is a secret of the scrubber too, not only hidden in the uri.
+    const scrubber = new SecretScrubber(
+      'redis+sentinel://app:pw1@s1:1,s2:2/m?sentinelPassword=sp4ss',
+    );
+    expect(scrubber.text('NOAUTH sp4ss pw1')).toBe('NOAUTH *** ***');
   });
 });
 
