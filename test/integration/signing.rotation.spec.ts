@@ -90,7 +90,18 @@ for (const broker of TRANSPORTS) {
             // What was sent before this moment must reach it before it goes; what is sent while it
             // closes may or may not (it is going away), but never twice.
             const before = emitted;
-            await waitFor(() => heardAll(leaving, before), `instance ${slot} hearing every event`);
+            await waitFor(
+              () => heardAll(leaving, before),
+              `instance ${slot} hearing every event`,
+            ).catch((error: Error) => {
+              const missing: number[] = [];
+              for (let n = leaving.from; n < before; n++)
+                if (!leaving.heard.has(n)) missing.push(n);
+              const stats = JSON.stringify(leaving.instance.sync.stats());
+              throw new Error(
+                `${error.message}: missing ${missing.join(', ')}; its stats ${stats}`,
+              );
+            });
             leaving.until = before;
             await leaving.instance.nest.close();
             live = live.filter((i) => i !== leaving.instance);
