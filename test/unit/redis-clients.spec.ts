@@ -47,30 +47,47 @@ describe('quit() of the Redis transports', () => {
 describe('reviveOnEnd() of the Redis transports', () => {
   // ioredis's Sentinel connector can end a client for good after a failover (a stale failover
   // detector fires while the client resolves the new master): connect() again brings it back.
-  function endingClient() {
+  function endingClient(sentinels: unknown[] = [{ host: '127.0.0.1', port: 26379 }]) {
     const emitter = new EventEmitter();
     let connects = 0;
     const fake = Object.assign(emitter, {
+      status: 'end',
+      options: { sentinels },
       connect: () => {
         connects++;
+        // As ioredis does when the connect fails at once: the client ends again.
+        emitter.emit('end');
         return Promise.reject(new Error('Connection is closed.'));
       },
     });
     return { fake: fake as unknown as RedisClient, connects: () => connects };
   }
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-  it('connects a client again when it ends while the transport still needs it', async () => {
+  it('connects a Sentinel client again, after a pause, when it ends while the transport still needs it', async () => {
     const { fake, connects } = endingClient();
-    reviveOnEnd(fake, () => false);
+    reviveOnEnd(fake, () => false, 20);
     fake.emit('end');
-    await Promise.resolve();
+    expect(connects()).toBe(0); // never in the same turn: a connect that fails at once would spin
+    await sleep(30);
     expect(connects()).toBe(1);
+    await sleep(25);
+    expect(connects()).toBe(2); // it keeps trying, one pause apart
   });
 
-  it('leaves a client ended by the transport’s own close alone', () => {
+  it('leaves a client ended by the transport’s own close alone', async () => {
     const { fake, connects } = endingClient();
-    reviveOnEnd(fake, () => true);
+    reviveOnEnd(fake, () => true, 5);
     fake.emit('end');
+    await sleep(20);
+    expect(connects()).toBe(0);
+  });
+
+  it('leaves a client that is not a Sentinel client alone (it ends only when its retryStrategy gave up)', async () => {
+    const { fake, connects } = endingClient([]);
+    reviveOnEnd(fake, () => false, 5);
+    fake.emit('end');
+    await sleep(20);
     expect(connects()).toBe(0);
   });
 });

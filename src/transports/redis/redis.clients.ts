@@ -150,9 +150,21 @@ export function clusterPublish(
  * the client resolves the new master, the connect fails with "Connection is closed." and ioredis
  * gives up (status `end`). `connect()` again revives it (its promise rejects; it connects anyway).
  */
-export function reviveOnEnd(client: RedisClient, closing: () => boolean): void {
+export function reviveOnEnd(
+  client: RedisClient,
+  closing: () => boolean,
+  delayMs = MAX_RECONNECT_DELAY,
+): void {
+  // Only a Sentinel client has the bug; any other ends only when its retryStrategy gave up, which
+  // is the user's to decide. Never at once: a connect that fails at once would end it again, and
+  // reviving in that same turn would spin without letting a timer (or anything else) run.
+  const sentinels = (client as Redis).options?.sentinels;
+  if (!Array.isArray(sentinels) || sentinels.length === 0) return;
   client.on('end', () => {
-    if (!closing()) client.connect().catch(() => undefined);
+    if (closing()) return;
+    setTimeout(() => {
+      if (!closing() && client.status === 'end') client.connect().catch(() => undefined);
+    }, delayMs).unref();
   });
 }
 
