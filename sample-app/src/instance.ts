@@ -11,6 +11,8 @@ import { isShutdownRequest, type ListeningNotice } from './protocol';
 
 const LEVELS: LogLevel[] = ['verbose', 'debug', 'log', 'warn', 'error'];
 const READY_WAIT_MS = 3000;
+/** How long open HTTP connections may take to end once the instance closes. */
+const CLOSE_GRACE_MS = 2000;
 
 /** One instance: a Nest application serving the page, /health, Feathers REST and socket.io. */
 export async function runInstance(): Promise<void> {
@@ -35,14 +37,28 @@ export async function runInstance(): Promise<void> {
   };
   const close = async () => {
     process.removeListener('message', onMessage);
+    // app.close() waits for every open HTTP connection to end. A page that reconnects while the
+    // instance closes can open one (a socket.io polling request is held for up to 25 s): after a
+    // grace period, whatever is still open is cut, so shutdown stays bounded.
+    const server = app.getHttpServer() as { closeAllConnections?: () => void };
+    const cut = setTimeout(() => server.closeAllConnections?.(), CLOSE_GRACE_MS);
+    cut.unref();
     try {
       await app.close();
     } catch (error) {
       logger.error(`Closing failed: ${(error as Error).message}`);
       process.exitCode = 1;
+    } finally {
+      clearTimeout(cut);
     }
     // A worker leaves the cluster cleanly; it then exits by itself once nothing is left open.
     cluster.worker?.disconnect();
+    // If it does not, say what keeps it (the primary stops waiting after 10 s).
+    setTimeout(() => {
+      logger.warn(
+        `Still running after close; open: ${process.getActiveResourcesInfo().join(', ')}`,
+      );
+    }, 5000).unref();
   };
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
