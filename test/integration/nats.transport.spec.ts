@@ -284,9 +284,12 @@ for (const natsClient of NATS_CLIENTS) {
         (error: Error) => error,
       );
       expect(refused).toBeInstanceOf(FeathersSyncConnectTimeoutError);
+      // Logged at a refused attempt; attempts after a refusal back off (up to 30 s), and a loaded
+      // machine can delay the first: wait long enough for one more.
       await waitFor(
         () => lines.some((line) => /authorization violation/i.test(line)),
         'the refused credentials in the log',
+        30_000,
       );
       await closeAll(instances);
 
@@ -294,7 +297,7 @@ for (const natsClient of NATS_CLIENTS) {
       expect(text).toContain('Resubscribed');
       expect(text).not.toContain(password);
       expect(text).not.toContain(token);
-    });
+    }, 90_000);
 
     it('takes a servers list with credentials in the first entry, and connects to the one that answers', async () => {
       const password = 'pw-List-Secr3t';
