@@ -98,8 +98,13 @@ for (const broker of TRANSPORTS) {
               for (let n = leaving.from; n < before; n++)
                 if (!leaving.heard.has(n)) missing.push(n);
               const stats = JSON.stringify(leaving.instance.sync.stats());
+              const origins = incarnations.map((i) => {
+                const { published, publishFailed, pending, status } = i.instance.sync.stats();
+                return `${i.instance.sync.instanceId}:${published}/${publishFailed}/${pending}/${status}`;
+              });
               throw new Error(
-                `${error.message}: missing ${missing.join(', ')}; its stats ${stats}`,
+                `${error.message}: missing ${missing.join(', ')}; its stats ${stats}; ` +
+                  `every instance's published/publishFailed/pending/status: ${origins.join(' ')}`,
               );
             });
             leaving.until = before;
