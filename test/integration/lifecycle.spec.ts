@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import {
   freePort,
   type BrokerName,
 } from '../support/brokers';
+import { runToExit } from '../support/run-to-exit';
 import { CutProxy } from '../support/cut-proxy';
 import { recordEvents } from '../support/feathers-app';
 import { closeAll, startInstance, type Instance } from '../support/instances';
@@ -106,20 +106,7 @@ for (const [broker, delivery] of TRANSPORTS.flatMap((b) =>
         throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
       const script = join(__dirname, '..', 'fixtures', 'boot-and-close.cjs');
       const args = [script, BROKERS[broker], uniqueKey('exit'), delivery];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      let output = '';
-      child.stdout.on('data', (chunk) => (output += chunk));
-      child.stderr.on('data', (chunk) => (output += chunk));
-      const code = await new Promise<number | null>((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          resolve(null);
-        }, 20_000);
-        child.on('exit', (exitCode) => {
-          clearTimeout(timer);
-          resolve(exitCode);
-        });
-      });
+      const { code, output } = await runToExit(args);
       expect({ code, output }).toEqual({ code: 0, output: 'closed\n' });
     });
 

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import { READ_BATCH } from '../../src/transports/nats/jetstream-reader';
 import { serverTooOld, streamNameOf } from '../../src/transports/nats/jetstream-stream';
 import { NatsJetStreamTransport } from '../../src/transports/nats/nats-jetstream.transport';
 import { BROKERS, uniqueKey } from '../support/brokers';
+import { runToExit } from '../support/run-to-exit';
 import { CutProxy } from '../support/cut-proxy';
 import { describeWithBinaries } from '../support/durable';
 import { recordEvents, sleep, waitFor } from '../support/feathers-app';
@@ -458,27 +458,12 @@ for (const natsClient of NATS_CLIENTS) {
         await Promise.all([a.nest.close(), b.nest.close()]);
         process.stdout.write('closed in ' + (Date.now() - started < 5000 ? 'time' : 'too long') + '\\n');
       })().catch((error) => { console.error(error); process.exit(1); });`;
-        const child = spawn(
-          process.execPath,
+        const { code, output } = await runToExit(
           ['-e', script, server.uri, uniqueKey('exit'), natsClient],
           {
             cwd: join(__dirname, '..', '..'),
-            stdio: ['ignore', 'pipe', 'pipe'],
           },
         );
-        let output = '';
-        child.stdout.on('data', (chunk) => (output += chunk));
-        child.stderr.on('data', (chunk) => (output += chunk));
-        const code = await new Promise<number | null>((resolve) => {
-          const timer = setTimeout(() => {
-            child.kill('SIGKILL');
-            resolve(null);
-          }, 20_000);
-          child.on('exit', (exitCode) => {
-            clearTimeout(timer);
-            resolve(exitCode);
-          });
-        });
         expect({ code, output }).toEqual({ code: 0, output: 'closed in time\n' });
       });
 

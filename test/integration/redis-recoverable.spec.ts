@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { resolveRetention } from '../../src/options/transport-options';
 import { redisLogKeys } from '../../src/transports/redis/redis-stream.log';
 import { RedisStreamTransport } from '../../src/transports/redis/redis-stream.transport';
 import { BROKERS, describeWithBroker, freePort, uniqueKey } from '../support/brokers';
+import { runToExit } from '../support/run-to-exit';
 import { CutProxy } from '../support/cut-proxy';
 import { describeWithBinaries } from '../support/durable';
 import { sleep, waitFor } from '../support/feathers-app';
@@ -383,22 +384,13 @@ describeWithBinaries('redis', 'recoverable delivery over a redis-server of its o
     const up = await server();
     const down = `redis://127.0.0.1:${await freePort()}`;
     for (const uri of [up.uri, down]) {
-      const child = spawn(process.execPath, ['-e', BOOT_AND_CLOSE, dist, uri, uniqueKey('exit')], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk) => (output += chunk));
-      child.stderr.on('data', (chunk) => (output += chunk));
-      const code = await new Promise<number | null>((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          resolve(null);
-        }, 20_000);
-        child.on('exit', (exitCode) => {
-          clearTimeout(timer);
-          resolve(exitCode);
-        });
-      });
+      const { code, output } = await runToExit([
+        '-e',
+        BOOT_AND_CLOSE,
+        dist,
+        uri,
+        uniqueKey('exit'),
+      ]);
       expect({ uri, code, output }).toEqual({ uri, code: 0, output: 'closed\n' });
     }
   });

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { acceptsTcp } from '../support/processes/broker-process';
 import { uniqueKey } from '../support/brokers';
 import { openDurableBroker, DURABLE_BROKERS, describeWithBinaries } from '../support/durable';
 import type { DurableBroker } from '../support/durable/types';
@@ -16,24 +16,10 @@ import { closeAll, startInstances, type Instance } from '../support/instances';
 const DOWN_MS = 3_000;
 const SEND_EVERY_MS = 50;
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-
 /** Resolves with the time the port first accepts again after it was seen closed. */
 async function reopening(port: number): Promise<number> {
-  while (await accepts(port)) await sleep(5);
-  while (!(await accepts(port))) await sleep(5);
+  while (await acceptsTcp(port)) await sleep(5);
+  while (!(await acceptsTcp(port))) await sleep(5);
   return Date.now();
 }
 

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 
 export { freePort } from '../brokers';
@@ -107,4 +108,19 @@ export async function waitFor<T>(
     }
     await sleep(intervalMs);
   }
+}
+
+/** Whether something accepts TCP connections on loopback `port` right now. */
+export function acceptsTcp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
 }

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BrokerProcess, freePort, sleep } from './broker-process';
+import { acceptsTcp, BrokerProcess, freePort, sleep } from './broker-process';
 
 /** The nats-server binary: NATS_SERVER_BIN, else the distribution's, else whatever PATH finds. */
 const NATS_SERVER =
@@ -181,18 +180,4 @@ export class NatsServer {
       return false;
     }
   }
-}
-
-function acceptsTcp(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
 }
